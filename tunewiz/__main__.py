@@ -1,0 +1,3 @@
+from tunewiz.cli.main import main
+
+raise SystemExit(main())
