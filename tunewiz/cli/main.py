@@ -15,6 +15,8 @@ from tunewiz import __version__
 COMMANDS = [
     "ask",
     "doctor",
+    "check",
+    "split",
 ]
 
 
@@ -33,7 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"tunewiz.cli.{name}").register(sub)
+        try:
+            module = importlib.import_module(f"tunewiz.cli.{name}")
+        except ModuleNotFoundError as exc:  # a command whose branch is not merged yet; real import errors still raise
+            if exc.name != f"tunewiz.cli.{name}":
+                raise
+            continue
+        module.register(sub)
     return parser
 
 
