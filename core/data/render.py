@@ -20,11 +20,10 @@ def histogram_text(report: CheckReport, width: int = 70, height: int = 12) -> st
     plt.clear_figure()
     plt.plotsize(width, height)
     plt.theme("clear")
-    plt.colorless()
     plt.bar([str(c) for c in centers], hist["counts"], width=0.8)
     plt.title("tokens per example")
     plt.xlabel(f"tokens (max_seq_length {report.max_seq_len}, recommended {report.recommended_max_seq_len})")
-    return plt.build()
+    return plt.uncolorize(plt.build())
 
 
 def _lines(lines: list[int]) -> str:

@@ -17,6 +17,7 @@ COMMANDS = [
     "doctor",
     "check",
     "split",
+    "clean",
 ]
 
 
