@@ -21,8 +21,7 @@ from pathlib import Path
 from core.data.codes import Issue
 from core.data.secrets import find_sensitive, is_secret
 
-_PUNCT = re.compile(r"[^\w\s]|_")
-_SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"[^\W_]+")
 _MAX_DISTINCT = 20000
 _MAX_LINES = 1000
 
@@ -45,6 +44,11 @@ def quantity_verdict(n: int) -> str:
 
 def _fp(text: str) -> int:
     return int.from_bytes(blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+def near_text(text: str) -> str:
+    """The text compared for near duplicates: lowercased words, punctuation and spacing dropped."""
+    return " ".join(_WORD.findall(text.lower()))
 
 
 def _role(file: str) -> str | None:
@@ -95,7 +99,7 @@ class QualityStats:
                 issues.append(Issue(line, "", "duplicate", f"exact duplicate of {where}", file))
         else:
             self.exact[fp] = (file, line)
-            near_fp = _fp(_SPACE.sub(" ", _PUNCT.sub(" ", whole.lower())).strip())
+            near_fp = _fp(near_text(whole))
             near_first = self.near.get(near_fp)
             if near_first is not None:
                 self.near_count += 1
@@ -134,7 +138,7 @@ class QualityStats:
                 self.non_json_count += 1
                 if len(self.non_json_lines) < _MAX_LINES:
                     self.non_json_lines.append((file, line))
-        for t in turns:
+        for t in turns if find_sensitive(whole) else ():
             for kind, masked in find_sensitive(t["content"]):
                 self.sensitive[kind] += 1
                 if len(self.sensitive_lines) < _MAX_LINES:

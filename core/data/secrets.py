@@ -1,7 +1,7 @@
 """Secrets and personal data in training text. A fine-tuned model can repeat its training data verbatim,
 so any of these in the data can come back out of the model.
 
-Kinds and what they match (one combined regex, so a scan is a single pass in C):
+Kinds and what they match:
 - private_key: a PEM `-----BEGIN ... PRIVATE KEY-----` block header
 - openai_key `sk-...`, anthropic_key `sk-ant-...`, aws_key `AKIA...`/`ASIA...`, github_token `ghp_/gho_/ghs_/ghu_/ghr_`
   and `github_pat_`, slack_token `xox[abprs]-`, hf_token `hf_...`, google_key `AIza...`, stripe_key `sk_live_/rk_live_`
@@ -35,8 +35,15 @@ _PATTERNS = {
     "email": r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}\b",
     "phone": r"(?<![\w+])(?:\+\d{1,3}[ \-.]?(?:\(?\d{1,4}\)?[ \-.]?){2,4}\d{2,4}|\(?\b\d{3}\)?[ \-.]\d{3}[ \-.]\d{4})(?![\w])",
 }
-_COMBINED = re.compile("|".join(f"(?P<{kind}>{pat})" if not pat.startswith("(?i)") else f"(?P<{kind}>(?i:{pat[4:]}))"
-                                for kind, pat in _PATTERNS.items()))
+# Each kind runs only when its literal trigger is in the text (a C substring search), so ordinary text
+# costs a few microseconds; phone numbers need at least 8 digits in the text.
+_TRIGGERS = {
+    "private_key": ("PRIVATE KEY",), "anthropic_key": ("sk-ant-",), "openai_key": ("sk-",), "aws_key": ("AKIA", "ASIA"),
+    "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), "slack_token": ("xox",),
+    "hf_token": ("hf_",), "google_key": ("AIza",), "stripe_key": ("k_live_",), "jwt": ("eyJ",), "bearer_token": ("Bearer",),
+    "password": ("ass", "ASS", "wd", "WD"), "email": ("@",),
+}
+_COMPILED = {kind: re.compile(pat) for kind, pat in _PATTERNS.items()}
 _EXAMPLE_DOMAINS = ("example.com", "example.org", "example.net")
 
 
@@ -47,15 +54,20 @@ def _mask(text: str) -> str:
 def find_sensitive(text: str) -> list[tuple[str, str]]:
     """(kind, masked match) for every secret or personal datum in `text`; example.com addresses and phone
     numbers with fewer than 8 digits are ignored."""
-    found = []
-    for m in _COMBINED.finditer(text):
-        kind = m.lastgroup
-        value = m.group()
-        if kind == "email" and value.lower().endswith(_EXAMPLE_DOMAINS):
-            continue
-        if kind == "phone" and not 8 <= sum(c.isdigit() for c in value) <= 15:
-            continue
-        found.append((kind, _mask(value)))
+    found: list[tuple[str, str]] = []
+    kinds = [k for k, triggers in _TRIGGERS.items() if any(t in text for t in triggers)]
+    if sum(text.count(d) for d in "0123456789") >= 8:
+        kinds.append("phone")
+    for kind in kinds:
+        for m in _COMPILED[kind].finditer(text):
+            value = m.group()
+            if kind == "email" and value.lower().endswith(_EXAMPLE_DOMAINS):
+                continue
+            if kind == "phone" and not 8 <= sum(c.isdigit() for c in value) <= 15:
+                continue
+            if kind == "openai_key" and value.startswith("sk-ant-"):
+                continue
+            found.append((kind, _mask(value)))
     return found
 
 

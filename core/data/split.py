@@ -17,7 +17,7 @@ from pathlib import Path
 
 from core.data.codes import ERROR
 from core.data.formats import canonical
-from core.data.quality import _PUNCT, _SPACE, _fp
+from core.data.quality import _fp, near_text
 from core.data.reader import ProgressFn
 from core.data.review import ReviewMarks
 from core.errors import TunewizError
@@ -25,7 +25,7 @@ from core.errors import TunewizError
 
 def _fingerprints(turns: list[dict]) -> tuple[int, int]:
     whole = "\x1e".join(f"{t['role']}\x1f{t['content']}" for t in turns)
-    return _fp(whole), _fp(_SPACE.sub(" ", _PUNCT.sub(" ", whole.lower())).strip())
+    return _fp(whole), _fp(near_text(whole))
 
 
 @dataclass
