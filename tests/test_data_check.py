@@ -223,3 +223,17 @@ def test_tokenizer_counts_with_chat_template(chat_jsonl, tiny_model_dir):
     assert report.stats["tokens"]["exact"] is True and "chat template" in report.stats["tokens"]["method"]
     lengths_seen = report.stats["tokens"]["per_example"]
     assert lengths_seen["p50"] > 0 and lengths_seen["max"] >= expected
+
+
+def test_demo_messy_sample_faults_are_all_found(repo_root):
+    """The committed demo file with deliberate faults: each fault is reported at its recorded line."""
+    folder = repo_root / "examples" / "support-tickets"
+    faults = json.loads((folder / "tickets-messy.faults.json").read_text())
+    report = check_dataset(folder / "tickets-messy.jsonl")
+    got = {(i.line, i.code) for i in report.issues}
+    expected = {("broken_json", "invalid_json"), ("missing_assistant", "no_assistant_turn"), ("duplicate", "duplicate"),
+                ("secret", "secret"), ("email", "personal_data"), ("over_long", "too_long")}
+    for fault, code in expected:
+        assert (faults[fault], code) in got, (fault, code)
+    assert report.error_count == 2 and report.exit_code == 1
+    assert check_dataset(folder / "tickets.jsonl").error_count == 0

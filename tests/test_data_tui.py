@@ -31,7 +31,8 @@ async def test_check_shows_the_same_findings_as_the_cli(project_dir, chat_exampl
         table = screen.query_one("#data-issues", DataTable)
         rows = [table.get_row_at(i) for i in range(table.row_count)]
         report = check_dataset(path, max_seq_len=app.project.state.config.max_seq_length)
-        assert [(r[0], r[2]) for r in rows] == [(str(i.line), i.code) for i in report.errors + report.warnings]
+        assert [(r[0], r[2]) for r in rows] == [("" if i.line is None else str(i.line), i.code)
+                                            for i in report.errors + report.warnings]
         assert str(screen.query_one("#card-errors-value", Label).content) == "2"
         # Enter on the first row shows the raw line and the fix
         table.focus()

@@ -21,7 +21,8 @@ def histogram_text(report: CheckReport, width: int = 70, height: int = 12) -> st
     plt.plotsize(width, height)
     plt.theme("clear")
     plt.bar([str(c) for c in centers], hist["counts"], width=0.8)
-    plt.title("tokens per example")
+    overflow = hist.get("overflow", 0)
+    plt.title("tokens per example" + (f" ({overflow} longer examples not shown)" if overflow else ""))
     plt.xlabel(f"tokens (max_seq_length {report.max_seq_len}, recommended {report.recommended_max_seq_len})")
     return plt.uncolorize(plt.build())
 

@@ -73,10 +73,18 @@ def token_stats(ex_tokens, reply_tokens, over: dict, max_seq_len: int, method: s
     n = len(ex_tokens)
     if n:
         arr = np.frombuffer(ex_tokens, dtype=np.int64)
-        counts, edges = np.histogram(arr, bins=min(20, max(1, int(arr.max() - arr.min()) + 1)))
-        hist = {"bin_edges": [round(float(e), 1) for e in edges], "counts": [int(c) for c in counts]}
+        # A few very long outliers would squash the plot into one bar: clip at 2x p99 and count the rest.
+        upper = int(arr.max())
+        if upper > 2 * per_example["p99"] and per_example["p99"] > 0:
+            upper = 2 * per_example["p99"]
+        shown = arr[arr <= upper]
+        upper = int(shown.max())
+        lo = int(shown.min())
+        counts, edges = np.histogram(shown, bins=max(1, min(20, upper - lo + 1)), range=(lo, max(upper, lo + 1)))
+        hist = {"bin_edges": [round(float(e), 1) for e in edges], "counts": [int(c) for c in counts],
+                "overflow": int(n - len(shown))}
     else:
-        hist = {"bin_edges": [], "counts": []}
+        hist = {"bin_edges": [], "counts": [], "overflow": 0}
     return {
         "method": method,
         "exact": exact,
