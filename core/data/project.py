@@ -6,6 +6,8 @@ recommended_max_seq_length."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 REVIEW_TICK_MIN = 20  # marks needed (or every example, if fewer) before "data_reviewed" is ticked
 
 
@@ -17,9 +19,9 @@ def record_check_in_state(state, report) -> None:
     data.update(report.project_summary())
     state.data = data
     if report.error_count == 0:
-        state.tick("data_formatted", f"{report.path}: {report.examples} examples, no errors ({report.format})")
+        state.tick("data_formatted", f"{Path(report.path).name}: {report.examples} examples, no errors")
     else:
-        state.tick("data_formatted", f"{report.error_count} errors in {report.path}", done=False)
+        state.tick("data_formatted", f"{report.error_count} errors in {Path(report.path).name}", done=False)
 
 
 def record_split_in_state(state, result) -> None:

@@ -20,6 +20,8 @@ from tui.screens.data_modals import FilePickerScreen, IssueDetailScreen, TextPro
 from tui.widgets.data_review import ExampleMarked, JumpRequested, NoteRequested, ReviewPanel
 
 FORMATS = ["auto", "messages", "sharegpt", "alpaca", "prompt-completion", "text"]
+SHORT_VERDICT = {"fix_errors": "Fix errors", "too_few_examples": "Too few", "ready_with_warnings": "Usable",
+                 "ready": "Ready"}
 VERDICT_CLASS = {"fix_errors": "verdict-bad", "too_few_examples": "verdict-warn", "ready_with_warnings": "verdict-warn",
                  "ready": "verdict-good"}
 
@@ -110,7 +112,7 @@ all if fewer), *Train/val split created*.
                                ("errors", "Errors"), ("warnings", "Warnings"), ("verdict", "Verdict")):
                 with Vertical(classes="card", id=f"card-{key}"):
                     yield Label(title, classes="card-title")
-                    yield Label("–", classes="card-value", id=f"card-{key}-value")
+                    yield Static("–", classes="card-value", id=f"card-{key}-value")
         with TabbedContent(id="data-tabs"):
             with TabPane("Problems", id="tab-problems"):
                 yield DataTable(id="data-issues", cursor_type="row", zebra_stripes=True)
@@ -225,16 +227,18 @@ all if fewer), *Train/val split created*.
         from core.data.report import VERDICT_TEXT
 
         s = report.stats
-        quantity = s["quantity"]["verdict"].split(":")[-1].strip()
-        values = {"format": report.format, "examples": f"{report.examples:,} ({report.valid_examples:,} valid)",
+        head, _, tail = s["quantity"]["verdict"].partition(":")
+        quantity = f"{head.replace(' examples', '')}\n{tail.split()[0]}" if tail and head[0].isdigit() else "too few"
+        values = {"format": report.format, "examples": f"{report.examples:,}\n{report.valid_examples:,} valid",
                   "quantity": quantity, "errors": f"{report.error_count:,}", "warnings": f"{report.warning_count:,}",
-                  "verdict": VERDICT_TEXT[report.verdict]}
+                  "verdict": SHORT_VERDICT[report.verdict]}
         for key, value in values.items():
-            self.query_one(f"#card-{key}-value", Label).update(escape(value))
+            self.query_one(f"#card-{key}-value", Static).update(escape(value))
         verdict = self.query_one("#card-verdict", Vertical)
         verdict.set_classes(f"card {VERDICT_CLASS[report.verdict]}")
         self.query_one("#card-errors", Vertical).set_classes("card verdict-bad" if report.error_count else "card verdict-good")
-        self.query_one("#data-status", Label).update(f"{escape(report.path)}: {s['quantity']['verdict']}"
+        self.query_one("#data-status", Label).update(f"{escape(Path(report.path).name)}: {VERDICT_TEXT[report.verdict]}. "
+                                                     f"{s['quantity']['verdict']}"
                                                      + (f". {s['quantity']['advice']}" if s["quantity"]["advice"] else ""))
         table = self.query_one("#data-issues", DataTable)
         table.clear()

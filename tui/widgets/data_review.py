@@ -61,8 +61,6 @@ class ReviewPanel(Widget, can_focus=True):
         yield Label("Load a dataset, then review a sample here.", id="review-header")
         with VerticalScroll(id="review-body"):
             yield Static("", id="review-conversation")
-        yield Label("[b]g[/] good  [b]b[/] bad  [b]s[/] skip  [b]n[/] note  [b]j[/] jump to line  [b]←/→[/] previous/next",
-                    id="review-keys", classes="muted")
 
     def load(self, items: list, marks) -> None:
         """Attributes down: the screen hands over the sample and the marks."""
@@ -93,7 +91,7 @@ class ReviewPanel(Widget, can_focus=True):
         mark = _MARK_STYLE.get(entry["mark"], "") if entry else "[dim]not marked[/]"
         counts = self.marks.counts() if self.marks else {"good": 0, "bad": 0, "skip": 0}
         header.update(f"Example {self.index + 1}/{len(self.items)}  ·  line {item.line}  ·  {mark}"
-                      f"   (reviewed: {counts['good']} good, {counts['bad']} bad, {counts['skip']} skipped)")
+                      f"  ·  reviewed: {counts['good']} good, {counts['bad']} bad, {counts['skip']} skipped")
         parts = []
         for turn in item.turns:
             style = _ROLE_STYLE.get(turn["role"], "white")
