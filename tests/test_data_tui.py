@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from textual.widgets import DataTable, Input, Label, TabbedContent
+from textual.widgets import DataTable, Input, TabbedContent
 
 from core.data import check_dataset
 from core.project import Project
@@ -33,7 +33,7 @@ async def test_check_shows_the_same_findings_as_the_cli(project_dir, chat_exampl
         report = check_dataset(path, max_seq_len=app.project.state.config.max_seq_length)
         assert [(r[0], r[2]) for r in rows] == [("" if i.line is None else str(i.line), i.code)
                                             for i in report.errors + report.warnings]
-        assert str(screen.query_one("#card-errors-value", Label).content) == "2"
+        assert str(screen.query_one("#card-errors-value").content) == "2"
         # Enter on the first row shows the raw line and the fix
         table.focus()
         table.move_cursor(row=0)
