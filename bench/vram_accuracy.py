@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import itertools
+import os
 import re
 import statistics
 import sys
@@ -39,7 +40,8 @@ from core import vram  # noqa: E402
 from core.catalog import catalog_lookup  # noqa: E402
 from core.vram import GB, Setup, estimate  # noqa: E402
 
-DEFAULT_CSV = Path("/work/shared/reference/vram_published.csv")
+REFERENCE_DIR = Path(os.environ.get("TUNEWIZ_REFERENCE_DIR", ROOT.parent / "shared" / "reference"))
+DEFAULT_CSV = REFERENCE_DIR / "vram_published.csv"
 GIB = 2**30
 ALPACA_LONGEST = {"value": 768}  # tokens; fitted (see --fit); Alpaca's longest sample is 1034-1304 tokens
 
