@@ -9,6 +9,7 @@ STEP_SCREENS: dict[str, tuple[str, str]] = {
     # step id: (title, "module:ScreenClass")
     "decide": ("Decide", "tui.screens.decide:DecideScreen"),
     "data": ("Data", "tui.screens.data:DataScreen"),
+    "plan": ("Plan", "tui.screens.plan:PlanScreen"),
 }
 
 

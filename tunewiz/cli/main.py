@@ -18,6 +18,7 @@ COMMANDS = [
     "check",
     "split",
     "clean",
+    "plan",
 ]
 
 
