@@ -9,6 +9,7 @@ Nothing here writes to the run folder; commands go through `core.runs.send_comma
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import re
@@ -233,7 +234,8 @@ def format_number(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-def _plan_estimate(plan: dict[str, Any] | None) -> float | None:
+def plan_estimate_gb(plan: dict[str, Any] | None) -> float | None:
+    """The peak-memory estimate recorded by the Plan step, whichever of the usual keys holds it."""
     plan = plan or {}
     for key in ("estimate_gb", "peak_gb", "total_gb", "vram_gb"):
         value = as_float(plan.get(key))
@@ -241,7 +243,7 @@ def _plan_estimate(plan: dict[str, Any] | None) -> float | None:
             return value
     nested = plan.get("estimate")
     if isinstance(nested, dict):
-        return _plan_estimate(nested)
+        return plan_estimate_gb(nested)
     return None
 
 
@@ -260,7 +262,7 @@ def planned_estimate(view: RunView, plan: dict[str, Any] | None = None) -> tuple
     value = as_float(view.model.get("estimate_gb"))
     if value:
         return value, "estimate (model_loaded)"
-    value = _plan_estimate(plan)
+    value = plan_estimate_gb(plan)
     if value:
         return value, "plan estimate"
     return None, ""
@@ -387,6 +389,40 @@ def checklist_marks(view: RunView) -> list[tuple[str, bool, str]]:
         seen = f" ({len(view.alerts)} alert(s), all resolved)" if view.alerts else ""
         marks.append(("loss_healthy", True, f"{run} finished{seen}"))
     return marks
+
+
+def snapshot(view: RunView) -> RunView:
+    """A copy of `view` that a UI thread may read while the follower keeps folding into the original."""
+    snap = copy.copy(view)
+    for name in ("losses", "eval_losses", "learning_rates", "grad_norms", "alerts", "ooms", "recoveries"):
+        setattr(snap, name, list(getattr(view, name)))
+    snap.gpu, snap.model, snap.config = dict(view.gpu), dict(view.model), dict(view.config)
+    return snap
+
+
+def record_run_outcome(state: Any, run: RunDir, view: RunView) -> bool:
+    """Write a run's outcome into a `ProjectState`: when the run has ended, `train["active_run"]` is
+    cleared and `train["last_run"]`, `last_status`, `output` are set, and a finished run's checklist
+    marks are applied. Returns whether anything changed (the caller saves)."""
+    if view.is_active:
+        return False
+    train = dict(state.train)
+    before = dict(train)
+    if train.get("active_run") in (run.run_id, str(run.path)):
+        train.pop("active_run")
+    train["last_run"] = run.run_id
+    train["last_status"] = view.status
+    if view.output:
+        train["output"] = view.output
+    changed = train != before
+    if changed:
+        state.train = train
+    for item_id, done, note in checklist_marks(view):
+        mark = state.checklist.get(item_id)
+        if not mark or mark.done != done or mark.note != note:
+            state.tick(item_id, note, done)
+            changed = True
+    return changed
 
 
 def active_run_of(state_train: dict[str, Any], runs_dir: str | Path) -> RunDir | None:
