@@ -46,6 +46,7 @@ class RunFollower:
         self.tail_steps = tail_steps
         self.chunk_bytes = chunk_bytes
         self.thinned = 0  # step/gpu lines skipped during catch-up
+        self.stride = 1  # every stride-th old step was kept (1: all of them)
         self.caught_up = False
 
     def _chunks(self, end: int):
@@ -81,6 +82,7 @@ class RunFollower:
             gpus += chunk.startswith(_GPU_PREFIX) + chunk.count(b"\n" + _GPU_PREFIX)
         old_steps = max(0, steps - self.tail_steps)
         stride = max(1, math.ceil(old_steps / self.chart_points)) if old_steps > self.chart_points else 1
+        self.stride = stride
         step_i = gpu_i = folded = 0
         done = start
         view = self.view

@@ -16,6 +16,7 @@ from tui.widgets.run_monitor import RUN_HELP, Detached, EvaluateRequested, RunEn
 
 class WatchScreen(Screen):
     CSS_PATH = "../styles/train.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [Binding("question_mark,f1", "help", "Help"), Binding("q", "detach", "Quit", show=False)]
 

@@ -40,9 +40,11 @@ class GpuPanel(Widget):
         self.device_hint: str | None = None
         self.planned: float | None = None
         self.planned_source = ""
+        self.ended = False
 
-    def show(self, sample: dict, *, device_hint: str | None, planned: float | None, planned_source: str) -> None:
-        self.sample, self.device_hint = sample, device_hint
+    def show(self, sample: dict, *, device_hint: str | None, planned: float | None, planned_source: str,
+             ended: bool = False) -> None:
+        self.sample, self.device_hint, self.ended = sample, device_hint, ended
         self.planned, self.planned_source = planned, planned_source
         self.refresh(layout=True)
 
@@ -53,7 +55,8 @@ class GpuPanel(Widget):
         gpus = sample.get("gpus") or []
         device = sample.get("device") or self.device_hint
         if not sample:
-            out.append(f"device {device or '?'}: waiting for the first sample", style="dim")
+            state = "no telemetry was recorded" if self.ended else "waiting for the first sample"
+            out.append(f"device {device or '?'}: {state}", style="dim")
             return out
         if not gpus:
             rss = as_float(sample.get("rss_gb"))
@@ -68,16 +71,16 @@ class GpuPanel(Widget):
             temp, power = as_float(gpu.get("temp_c")), as_float(gpu.get("power_w"))
             name = str(gpu.get("name") or "GPU").replace("NVIDIA ", "").replace("GeForce ", "")
             out.append(f"GPU{gpu.get('index', i)} {name}", style="bold")
-            extras = [f"{util:.0f}%" if util is not None else None, f"{temp:.0f}°C" if temp is not None else None,
+            extras = [f"util {util:.0f}%" if util is not None else None, f"{temp:.0f}°C" if temp is not None else None,
                       f"{power:.0f}W" if power is not None else None]
-            out.append("  " + " ".join(e for e in extras if e) + "\n")
+            out.append(" · " + " · ".join(e for e in extras if e) + "\n")
             used, total = as_float(gpu.get("mem_used_gb")), as_float(gpu.get("mem_total_gb"))
             label = f" {used or 0:.1f}/{total or 0:.1f}G"
             out.append_text(memory_bar(used, total, self.planned, width - len(label)))
             out.append(label)
         peak, reserved = as_float(sample.get("peak_allocated_gb")), as_float(sample.get("peak_reserved_gb"))
         if peak is not None:
-            out.append(f"\npeak {peak:.1f}G alloc" + (f" · {reserved:.1f}G reserved" if reserved is not None else ""), style="dim")
+            out.append(f"\npeak {peak:.1f}G" + (f" · reserved {reserved:.1f}G" if reserved is not None else ""), style="dim")
         if self.planned is not None:
             out.append("\n│", style="bold magenta")
             out.append(f" plan {self.planned:.1f}G ({self.planned_source})", style="dim")

@@ -17,6 +17,7 @@ class LossChart(PlotextPlot):
         super().__init__(**kwargs)
         self.log_scale = False
         self.zoom: int | None = None
+        self.ended = False
         self._train: list[tuple[int, float]] = []
         self._eval: list[tuple[int, float]] = []
 
@@ -52,7 +53,7 @@ class LossChart(PlotextPlot):
         if exs:
             plt.plot(list(exs), list(eys), label="val", marker="dot", color="orange")
         if not xs and not exs:
-            plt.title("waiting for the first step")
+            plt.title("no steps were recorded" if self.ended else "waiting for the first step")
         plt.xlabel("step")
         self.border_title = self.caption
         self.refresh()

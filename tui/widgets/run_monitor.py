@@ -51,7 +51,7 @@ Alerts say what the engine saw and what to try. The magenta `│` on a GPU's mem
 class RunRead(Message):
     """New state of the followed run (a snapshot the UI may keep) and the log lines since the last one."""
 
-    def __init__(self, monitor: "RunMonitor", view: RunView, log_lines: list[str], liveness: str, thinned: int):
+    def __init__(self, monitor: "RunMonitor", view: RunView, log_lines: list[str], liveness: str, thinned: bool):
         super().__init__()
         self.monitor, self.view, self.log_lines, self.liveness, self.thinned = monitor, view, log_lines, liveness, thinned
 
@@ -145,7 +145,7 @@ class RunMonitor(Vertical, can_focus=True):
         yield Log(id="log-tail", max_lines=2000, auto_scroll=True)
 
     def on_mount(self) -> None:
-        self.query_one("#log-tail", Log).border_title = f"train.log · {self.run.log}"
+        self.query_one("#log-tail", Log).border_title = "train.log"
         self.query_one("#run-head", Static).update(f"{self.run.run_id} · reading the run folder…")
         self._follow()
 
@@ -183,7 +183,7 @@ class RunMonitor(Vertical, can_focus=True):
                 liveness = follower.liveness()
                 dirty = dirty or liveness != previous
             if dirty and now - last_post >= self.min_update_interval:
-                self.post_message(RunRead(self, snapshot(follower.view), lines, liveness, follower.thinned))
+                self.post_message(RunRead(self, snapshot(follower.view), lines, liveness, follower.stride > 1))
                 lines, dirty, last_post = [], False, now
             if new and follower.reader.offset < self._size():
                 continue  # still behind a fast writer: read on without sleeping
@@ -217,12 +217,14 @@ class RunMonitor(Vertical, can_focus=True):
         self._show_head(view, message.thinned)
         self._show_progress(view)
         chart = self.query_one(LossChart)
+        chart.ended = not view.is_active
         chart.show(view.losses, view.eval_losses)
         self._spark("loss", [v for _, v in view.losses], view.loss)
         self._spark("lr", view.learning_rates, view.learning_rate)
         self._spark("grad", view.grad_norms, view.grad_norm)
         planned, source = planned_estimate(view, self.plan)
-        self.query_one(GpuPanel).show(view.gpu, device_hint=view.model.get("device"), planned=planned, planned_source=source)
+        self.query_one(GpuPanel).show(view.gpu, device_hint=view.model.get("device"), planned=planned,
+                                      planned_source=source, ended=not view.is_active)
         self.query_one(RunNotes).show(view, run_id=self.run.run_id, liveness=self.liveness, oom_choice=self.oom_choice)
         if message.log_lines:
             self.query_one("#log-tail", Log).write_lines(message.log_lines)
@@ -230,7 +232,7 @@ class RunMonitor(Vertical, can_focus=True):
         self._maybe_prompt_oom(view)
         self._maybe_end(view)
 
-    def _show_head(self, view: RunView, thinned: int) -> None:
+    def _show_head(self, view: RunView, thinned: bool) -> None:
         label, style = STATUS_STYLE.get(view.status, (view.status, ""))
         if view.is_active and self.liveness == "dead":
             label, style = "trainer not running", "bold red"
@@ -244,21 +246,22 @@ class RunMonitor(Vertical, can_focus=True):
         details = [d for d in (model.split("/")[-1] if model else "", view.backend or "", device) if d]
         text.append("  " + " · ".join(details), style="dim")
         if thinned:
-            text.append(f"  (chart thinned from {view.events_seen:,} events)", style="dim italic")
+            text.append(f"  ({view.events_seen:,} events; older steps thinned)", style="dim italic")
         self.query_one("#run-head", Static).update(text)
 
     def _show_progress(self, view: RunView) -> None:
         bar = self.query_one("#progress", ProgressBar)
         if view.total_steps:
             bar.update(total=view.total_steps, progress=min(view.step, view.total_steps))
+        bar.display = bool(view.total_steps) or view.is_active
         parts = [f"step {view.step}/{view.total_steps or '?'}"]
-        if view.epoch is not None:
-            parts.append(f"epoch {view.epoch:.2f}")
-        if view.tokens_per_s:
-            parts.append(f"{view.tokens_per_s:,.0f} tok/s")
-        parts.append(f"elapsed {format_duration(view.elapsed)}")
         if view.is_active:
             parts.append(f"ETA {format_duration(view.eta)}")
+        parts.append(f"elapsed {format_duration(view.elapsed)}")
+        if view.tokens_per_s:
+            parts.append(f"{view.tokens_per_s:,.0f} tok/s")
+        if view.epoch is not None:
+            parts.append(f"epoch {view.epoch:.2f}")
         self.query_one("#progress-text", Static).update(" · ".join(parts))
 
     def _spark(self, key: str, values: list[float], current: float | None) -> None:
