@@ -185,11 +185,11 @@ class RunMonitor(Vertical, can_focus=True):
             if dirty and now - last_post >= self.min_update_interval:
                 self.post_message(RunRead(self, snapshot(follower.view), lines, liveness, follower.stride > 1))
                 lines, dirty, last_post = [], False, now
-            if new and follower.reader.offset < self._size():
+            if new and follower.reader.offset < self._events_size():
                 continue  # still behind a fast writer: read on without sleeping
             self._stopping.wait(self.poll_interval if follower.view.is_active or dirty else self.idle_interval)
 
-    def _size(self) -> int:
+    def _events_size(self) -> int:
         try:
             return self.run.events.stat().st_size
         except FileNotFoundError:
