@@ -13,6 +13,7 @@ import copy
 import math
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -37,7 +38,8 @@ class RunFollower:
         *,
         chart_points: int = 4000,
         tail_steps: int = 600,
-        chunk_bytes: int = 8 << 20,
+        chunk_bytes: int = 4 << 20,
+        share_cpu: float = 0.0,
     ):
         self.run = run
         self.view = RunView(max_points=max(chart_points, tail_steps) * 4)
@@ -45,6 +47,9 @@ class RunFollower:
         self.chart_points = chart_points
         self.tail_steps = tail_steps
         self.chunk_bytes = chunk_bytes
+        # seconds to sleep every 5,000 lines of catch-up: a UI thread in the same interpreter then gets
+        # the GIL promptly instead of queueing behind the parse (the GIL convoy effect)
+        self.share_cpu = share_cpu
         self.thinned = 0  # step/gpu lines skipped during catch-up
         self.stride = 1  # every stride-th old step was kept (1: all of them)
         self.caught_up = False
@@ -78,6 +83,8 @@ class RunFollower:
         start = self.reader.offset
         steps = gpus = 0
         for chunk in self._chunks(size):  # pass 1: count step and gpu lines (bytes.count runs in C)
+            if self.share_cpu:
+                time.sleep(self.share_cpu)
             steps += chunk.startswith(_STEP_PREFIX) + chunk.count(b"\n" + _STEP_PREFIX)
             gpus += chunk.startswith(_GPU_PREFIX) + chunk.count(b"\n" + _GPU_PREFIX)
         old_steps = max(0, steps - self.tail_steps)
@@ -88,6 +95,8 @@ class RunFollower:
         view = self.view
         for chunk in self._chunks(size):  # pass 2: fold in order, thinning old steps and gpu samples
             for raw in chunk.splitlines():
+                if self.share_cpu and folded % 5000 == 0:
+                    time.sleep(self.share_cpu)
                 if raw.startswith(_STEP_PREFIX):
                     keep = step_i >= old_steps or step_i % stride == 0
                     step_i += 1

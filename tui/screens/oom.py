@@ -37,7 +37,7 @@ def option_prompt(n: int, option: dict, card_gb: float | None) -> Text:
     elif fits is False:
         text.append("still too big", style="bold red")
     if option.get("cost"):
-        text.append(f" · cost: {option['cost']}", style="yellow")
+        text.append(f"  · cost: {option['cost']}", style="yellow")
     return text
 
 

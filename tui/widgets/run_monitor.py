@@ -156,7 +156,7 @@ class RunMonitor(Vertical, can_focus=True):
     @work(thread=True, exclusive=True, exit_on_error=False, group="follow")
     def _follow(self) -> None:
         worker = get_current_worker()
-        follower = RunFollower(self.run)
+        follower = RunFollower(self.run, share_cpu=0.002)
         last_progress = [0.0]
 
         def progress(fraction: float) -> None:
