@@ -308,3 +308,23 @@ async def test_updates_are_coalesced_while_events_stream(project_dir, monkeypatc
         thread.join()
     during = [t for _, t in reads.values() if t >= start]
     assert len(during) <= elapsed / 0.25 + 2, (len(during), elapsed)
+
+
+async def test_evaluate_key_only_on_a_finished_run_and_help(project_dir):
+    from tui.screens.help import HelpScreen
+    from tui.widgets.run_monitor import EvaluateRequested
+
+    running = make_runs.healthy_run(runs_dir(project_dir), "20260101-080000-run-live", upto=10, pid=os.getpid())
+    finished = make_runs.healthy_run(runs_dir(project_dir))
+    asked = []
+    hook = lambda m: asked.append(m) if isinstance(m, EvaluateRequested) and m not in asked else None  # noqa: E731
+    for run in (running, finished):
+        app = make_watch_app(project_dir, run)
+        async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+            await shown(pilot, app)
+            await pilot.press("e")
+            await pilot.pause()
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+    assert [m.run for m in asked] == [finished]
