@@ -10,6 +10,7 @@ STEP_SCREENS: dict[str, tuple[str, str]] = {
     "decide": ("Decide", "tui.screens.decide:DecideScreen"),
     "data": ("Data", "tui.screens.data:DataScreen"),
     "plan": ("Plan", "tui.screens.plan:PlanScreen"),
+    "train": ("Train", "tui.screens.train:TrainScreen"),
 }
 
 

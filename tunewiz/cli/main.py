@@ -19,6 +19,7 @@ COMMANDS = [
     "split",
     "clean",
     "plan",
+    "watch",
 ]
 
 
@@ -43,8 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def open_wizard(project_dir: str | None, **kwargs) -> int:
     """Launch the Textual wizard (imported here so `--help` never pays for it)."""
+    from core.watch import wizard_start_step
     from tui.app import make_app
 
+    if "start_step" not in kwargs:  # a run in progress: come back to its live screen
+        kwargs["start_step"] = wizard_start_step(project_dir)
     app = make_app(project_dir=project_dir, **kwargs)
     app.run()
     return app.return_code or 0
