@@ -1,0 +1,5 @@
+"""`python -m core.hosted RUN_DIR`: the detached follower's entry point (see core.hosted.follower)."""
+
+from core.hosted.follower import main
+
+raise SystemExit(main())
