@@ -41,7 +41,7 @@ class Estimate:
         return asdict(self)
 
     def summary(self) -> str:
-        cost = f"${self.cost_usd:,.2f}" if self.cost_usd is not None else "unknown (no price; pass --price)"
+        cost = format_usd(self.cost_usd) if self.cost_usd is not None else "unknown (no price; pass --price)"
         approx = "about " if self.tokenizer == "approx" else ""
         lines = [
             f"{self.examples} examples, {approx}{self.tokens_per_epoch:,} billable tokens per epoch ({self.tokenizer})",
@@ -53,6 +53,11 @@ class Estimate:
         lines.append(f"{self.billable_tokens:,} billable tokens x {price} ({self.price_source})")
         lines.append(f"Estimated cost: {cost}")
         return "\n".join(lines)
+
+
+def format_usd(value: float) -> str:
+    """Dollars with cents, or four decimals under a dollar (small jobs cost fractions of a cent)."""
+    return f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
 
 
 def tunewiz_home() -> Path:
@@ -119,7 +124,7 @@ def estimate_cost(provider: str, train: str | Path | CheckReport, *, val: str | 
         else:
             per_million, row = prov.price_per_million(model, lora=lora)
             source = f"{prov.title} price list read {PRICES_READ}, {row}" if per_million is not None else row
-    cost = round(billable / 1_000_000 * per_million, 4) if per_million is not None else None
+    cost = round(billable / 1_000_000 * per_million, 6) if per_million is not None else None
     return Estimate(
         provider=prov.name, model=model, examples=report.examples, tokens_per_epoch=per_epoch, epochs=n_epochs,
         epochs_rule=rule, validation_tokens=val_tokens, n_evals=evals, billable_tokens=billable,

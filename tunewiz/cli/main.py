@@ -15,6 +15,7 @@ from tunewiz import __version__
 COMMANDS = [
     "ask",
     "doctor",
+    "hosted",
 ]
 
 
