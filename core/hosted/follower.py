@@ -165,6 +165,11 @@ class Follower:
             self._sleep(self.poll_interval)
 
     def _apply(self, poll) -> str | None:
+        # Provider text can quote the key back (e.g. "Incorrect API key provided: sk-..."): redact it first.
+        if poll.error:
+            poll.error = redact(poll.error, self.api.api_key)
+        for msg in poll.messages:
+            msg["text"] = redact(str(msg.get("text")), self.api.api_key)
         for msg in poll.messages:
             level = msg.get("level") or "info"
             self.log(f"[{self.settings.get('provider')}:{level}] {msg.get('text')}")

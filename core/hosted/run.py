@@ -276,8 +276,20 @@ def spawn_follower(run: RunDir, api_key: str) -> int:
 
 
 def follower_alive(run: RunDir) -> bool:
+    """True while this run's follower process lives (not a zombie, not a reused pid, not this process)."""
     state = run.read_state()
-    return state.get("status") in ("running", "pending") and pid_alive(state.get("pid")) and state.get("pid") != os.getpid()
+    pid = state.get("pid")
+    if state.get("status") not in ("running", "pending") or not pid_alive(pid) or pid == os.getpid():
+        return False
+    proc = Path(f"/proc/{pid}")
+    if proc.is_dir():
+        try:
+            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return False
+            return b"core.hosted" in (proc / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            return False
+    return True
 
 
 def follow_run(run: RunDir, *, api_key: str | None = None, detach: bool = True,
