@@ -8,6 +8,7 @@ import importlib
 STEP_SCREENS: dict[str, tuple[str, str]] = {
     # step id: (title, "module:ScreenClass")
     "decide": ("Decide", "tui.screens.decide:DecideScreen"),
+    "hosted": ("Hosted", "tui.screens.hosted:HostedScreen"),
 }
 
 
