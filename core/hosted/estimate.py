@@ -45,7 +45,7 @@ class Estimate:
         approx = "about " if self.tokenizer == "approx" else ""
         lines = [
             f"{self.examples} examples, {approx}{self.tokens_per_epoch:,} billable tokens per epoch ({self.tokenizer})",
-            f"{self.epochs} epochs: {self.epochs_rule}",
+            f"Epochs: {self.epochs} ({self.epochs_rule})",
         ]
         if self.n_evals and self.validation_tokens:
             lines.append(f"+ {self.validation_tokens:,} validation tokens x {self.n_evals} evaluations")

@@ -129,14 +129,14 @@ def _openai_default_epochs(n: int) -> tuple[int, str]:
     """OpenAI's documented default: 3 epochs, raised for small sets so ~100 examples are seen (at most 25),
     lowered for large ones so at most ~25,000 are seen (at least 1)."""
     if n <= 0:
-        return 3, "3 epochs (no examples)"
+        return 3, "OpenAI's default"
     if n * 3 < 100:
         epochs = min(25, math.ceil(100 / n))
-        return epochs, f"{n} examples < 34: ceil(100 / {n}) = {epochs} epochs (at most 25)"
+        return epochs, f"OpenAI's rule for {n} examples: ceil(100 / {n}), at most 25"
     if n * 3 > 25_000:
         epochs = max(1, 25_000 // n)
-        return epochs, f"{n} examples x 3 > 25,000: floor(25000 / {n}) = {epochs} epochs (at least 1)"
-    return 3, "3 epochs (OpenAI's default for this dataset size)"
+        return epochs, f"OpenAI's rule for {n} examples: floor(25000 / {n}), at least 1"
+    return 3, "OpenAI's default for this dataset size"
 
 
 # --- Together -------------------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ _SIZE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*[bB](?![a-zA-Z])")
 
 
 def _together_default_epochs(n: int) -> tuple[int, str]:
-    return 1, "1 epoch (Together's default n_epochs)"
+    return 1, "Together's default n_epochs"
 
 
 def model_size_billions(model: str) -> float | None:

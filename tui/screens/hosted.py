@@ -47,12 +47,12 @@ class HostedScreen(StepScreen):
 
 - Pick **OpenAI** or **Together**, the training file (and a validation file), the base model and epochs
   (`auto` uses the provider's rule).
-- **Check & estimate** runs the provider's own data rules (each problem with its line and field) and prices
+- **Check + estimate** runs the provider's own data rules (each problem with its line and field) and prices
   the job: billable tokens x epochs x the price per million tokens, with the date the price was read.
-- **Start job** asks for confirmation with that estimate, uploads the data and creates the job. A follower
+- **Start** asks for confirmation with that estimate, uploads the data and creates the job. A follower
   keeps polling in the background (also after you quit or lose the connection) and writes loss, evaluations
   and the fine-tuned model id into the run folder, so the Train step and `tunewiz watch` show it too.
-- **Cancel job** cancels it at the provider.
+- **Cancel** cancels it at the provider.
 - The API key comes from `OPENAI_API_KEY` / `TOGETHER_API_KEY` or the hidden key field; it is never saved."""
 
     def compose_body(self) -> ComposeResult:
@@ -82,9 +82,9 @@ class HostedScreen(StepScreen):
                 yield Input(hosted.get("base_url", ""), id="base-url")
             with Vertical(id="hosted-results"):
                 with Horizontal(id="hosted-buttons"):
-                    yield Button("Check & estimate", id="check", variant="primary")
-                    yield Button("Start job", id="start", variant="warning", disabled=True)
-                    yield Button("Cancel job", id="cancel-job", variant="error", disabled=True)
+                    yield Button("Check + estimate", id="check", variant="primary")
+                    yield Button("Start", id="start", variant="warning", disabled=True)
+                    yield Button("Cancel", id="cancel-job", variant="error", disabled=True)
                 yield Static("Press Check & estimate.", id="checks", markup=False)
                 yield Static("", id="job-status", markup=False)
                 yield Sparkline([], id="loss-spark")
@@ -188,7 +188,7 @@ class HostedScreen(StepScreen):
         if self._cost_estimate is None:
             return
         prov = get_provider(self.provider)
-        self.app.push_screen(ConfirmHostedModal(f"Start a {prov.title} fine-tuning job?", self._cost_estimate.summary()),
+        self.app.push_screen(ConfirmHostedModal(f"Start this {prov.title} fine-tuning job?", self._cost_estimate.summary()),
                              self._confirmed)
 
     def _confirmed(self, yes: bool | None) -> None:
