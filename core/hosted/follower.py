@@ -92,6 +92,7 @@ class Follower:
         self.total_steps = view.total_steps
         self.announced = bool(self.state.get("announced_running")) or bool(view.model)
         self.failures = 0
+        self.failing_since = time.monotonic()
 
     # --- helpers ---------------------------------------------------------------------------------------
     def _save_state(self, **changes: Any) -> None:
@@ -153,6 +154,15 @@ class Follower:
                     self._save_state(status="failed")
                     return "failed"
                 self.failures += 1
+                if self.failures == 1:
+                    self.failing_since = time.monotonic()
+                give_up = float(self.settings.get("give_up_after", 86_400))
+                if time.monotonic() - self.failing_since > give_up:
+                    self.writer.emit("failed", error=f"no answer from the provider for {give_up:.0f}s ({retry})",
+                                     hint="the job may still be running at the provider; "
+                                          f"`tunewiz hosted follow {self.run.run_id}` re-attaches")
+                    self._save_state(status="failed")
+                    return "failed"
                 wait = self.backoff.delay(self.failures, retry.retry_after)
                 self.log(f"poll: {retry}; retrying in {wait:.2f}s (attempt {self.failures})")
                 self._save_state(retries=int(self.state.get("retries", 0)) + 1)
