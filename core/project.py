@@ -16,7 +16,7 @@ from core.config import TrainConfig, describe_validation_error
 from core.errors import ConfigError
 
 PROJECT_FILE = "tunewiz.yaml"
-STEPS = ("decide", "data", "plan", "train", "evaluate", "export")
+STEPS = ("decide", "data", "plan", "train", "hosted", "evaluate", "export")
 
 
 class ChecklistMark(BaseModel):

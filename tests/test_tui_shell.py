@@ -78,3 +78,29 @@ async def test_relaunch_returns_to_saved_step(project_dir):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.screen.step_id == "decide"
+
+
+def test_every_wizard_step_is_a_step_the_project_file_accepts():
+    from core.project import STEPS
+    from tui.steps import step_ids
+
+    assert set(step_ids()) <= set(STEPS)
+    assert [s for s in STEPS if s in step_ids()] == step_ids()  # same order
+
+
+async def test_next_and_back_walk_every_step_and_persist(project_dir):
+    from tui.steps import step_ids
+
+    app = make_app(project_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        seen = [app.screen.step_id]
+        for _ in step_ids()[1:]:
+            app.next_step()
+            await pilot.pause()
+            seen.append(app.screen.step_id)
+        assert seen == step_ids()
+        app.previous_step()
+        await pilot.pause()
+        assert app.screen.step_id == step_ids()[-2]
+    assert Project(project_dir).state.step == step_ids()[-2]

@@ -11,6 +11,7 @@ STEP_SCREENS: dict[str, tuple[str, str]] = {
     "data": ("Data", "tui.screens.data:DataScreen"),
     "plan": ("Plan", "tui.screens.plan:PlanScreen"),
     "train": ("Train", "tui.screens.train:TrainScreen"),
+    "hosted": ("Hosted", "tui.screens.hosted:HostedScreen"),
 }
 
 

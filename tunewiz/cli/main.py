@@ -20,6 +20,7 @@ COMMANDS = [
     "clean",
     "plan",
     "watch",
+    "hosted",
 ]
 
 
