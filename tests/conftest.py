@@ -87,7 +87,8 @@ def run_cli(*args: str, cwd: str | Path | None = None, env: dict | None = None, 
 
 
 def make_finished_run(runs_dir: str | Path, base_model_dir: str | Path, *, run_id: str = "20250101-000000-run-test",
-                      train_steps: int = 30, n_train: int = 48, n_val: int = 12, lora_r: int = 8, seed: int = 0) -> Path:
+                      train_steps: int = 80, n_train: int = 48, n_val: int = 12, lora_r: int = 8, seed: int = 0,
+                      lr: float = 1e-2) -> Path:
     """Write a finished run folder like the trainer leaves one (config.yaml, adapter/, events.jsonl,
     state.json), training a LoRA on the tiny model for `train_steps` plain torch steps so the adapter
     is non-trivial (the tuned model beats the base on the held-out split)."""
@@ -109,7 +110,7 @@ def make_finished_run(runs_dir: str | Path, base_model_dir: str | Path, *, run_i
     config = TrainConfig(
         base_model=str(Path(base_model_dir).resolve()), method="lora", bits=16, backend="hf",
         train_file=str(train_file), val_file=str(val_file), lora_r=lora_r, lora_alpha=lora_r * 2,
-        max_seq_length=128, batch_size=8, grad_accum=1, max_steps=train_steps, learning_rate=1e-2,
+        max_seq_length=128, batch_size=8, grad_accum=1, max_steps=train_steps, learning_rate=lr,
         optimizer="adamw_torch", grad_checkpointing="none", seed=seed,
     )
     run.config_file.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
