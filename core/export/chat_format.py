@@ -77,7 +77,8 @@ def _render(tokenizer: Any, messages: list[dict[str, str]], gen: bool = False) -
 
 def _strip_bos(text: str, tokenizer: Any) -> str:
     bos = getattr(tokenizer, "bos_token", None)
-    return text[len(bos):] if bos and text.startswith(bos) and bos != "<|im_start|>" else text
+    template = getattr(tokenizer, "chat_template", None) or ""
+    return text[len(bos):] if bos and "bos_token" in template and text.startswith(bos) else text
 
 
 def derive_turn_format(tokenizer: Any, extra_eos: list[str] | None = None) -> TurnFormat:
@@ -122,7 +123,7 @@ def derive_turn_format(tokenizer: Any, extra_eos: list[str] | None = None) -> Tu
 def stop_tokens(tokenizer: Any, fmt: TurnFormat | None, extra_eos: list[str] | None = None) -> list[str]:
     """Every token that ends the assistant's turn: the EOS token, the generation config's EOS tokens
     (`extra_eos`), the special tokens in the assistant suffix (`<|im_end|>`, `<|eot_id|>`,
-    `<end_of_turn>`) and those that open the next user turn (`<|im_start|>`)."""
+    `<end_of_turn>`) and the one that opens the next user turn (`<|im_start|>`)."""
     specials = [t for t in getattr(tokenizer, "all_special_tokens", []) if t]
     specials += [t.content for t in getattr(tokenizer, "added_tokens_decoder", {}).values() if getattr(t, "special", False)]
     out: list[str] = []
@@ -131,12 +132,14 @@ def stop_tokens(tokenizer: Any, fmt: TurnFormat | None, extra_eos: list[str] | N
         if token and token not in out:
             out.append(token)
 
+    pad = getattr(tokenizer, "pad_token", None)
     if fmt is not None:
-        for text in (fmt.assistant_suffix, fmt.user_prefix):
-            found = sorted({t for t in specials if t in text}, key=text.index)
-            for t in found:
-                if t != getattr(tokenizer, "pad_token", None):
-                    add(t)
+        for t in sorted({t for t in specials if t in fmt.assistant_suffix}, key=fmt.assistant_suffix.index):
+            if t != pad:
+                add(t)
+        opener = [t for t in specials if fmt.user_prefix.startswith(t) and t != pad]
+        if opener:
+            add(max(opener, key=len))
     add(getattr(tokenizer, "eos_token", None))
     for token in extra_eos or []:
         add(token)
