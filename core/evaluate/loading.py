@@ -130,3 +130,17 @@ def load_tuned_model(run: RunDir, config: TrainConfig | None = None, *, device: 
     base = load_base_model(config, device=device, dtype=dtype, quantize_4bit=quantize_4bit)
     model = PeftModel.from_pretrained(base, str(adapter_dir(run)))
     return model.eval(), load_tokenizer(run, config), device
+
+
+def project_run(project) -> RunDir | None:
+    """The run the wizard works on: the Train step's `active_run` (id or folder), else the newest run
+    in the project's runs folder; None when there is none."""
+    from core.runs import find_run
+
+    active = (project.state.train or {}).get("active_run")
+    for ref in ([str(active)] if active else []) + [None]:
+        try:
+            return find_run(project.runs_dir, ref)
+        except TunewizError:
+            continue
+    return None

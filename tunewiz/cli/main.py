@@ -15,6 +15,9 @@ from tunewiz import __version__
 COMMANDS = [
     "ask",
     "doctor",
+    "eval",
+    "export",
+    "export_config",
 ]
 
 
