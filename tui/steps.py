@@ -8,6 +8,8 @@ import importlib
 STEP_SCREENS: dict[str, tuple[str, str]] = {
     # step id: (title, "module:ScreenClass")
     "decide": ("Decide", "tui.screens.decide:DecideScreen"),
+    "evaluate": ("Evaluate", "tui.screens.evaluate:EvaluateScreen"),
+    "export": ("Export", "tui.screens.export:ExportScreen"),
 }
 
 
