@@ -95,7 +95,9 @@ PEFT, the merged model and the GGUF file are reloaded and their logits compared 
         from core.export.runner import available_quants
 
         quants = self.query_one("#export-quant", OptionList)
-        for quant, why_not in available_quants().items():
+        availability = available_quants()
+        for quant in QUANT_LABELS:
+            why_not = availability[quant]
             label = QUANT_LABELS[quant] + ("" if why_not is None else "  (needs llama.cpp)")
             quants.add_option(Option(label, id=quant, disabled=why_not is not None))
         quants.highlighted = 0
