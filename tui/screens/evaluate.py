@@ -207,9 +207,9 @@ Results are saved in the run folder as `eval.json`; `tunewiz eval RUN` does the 
         detail.append("Reference: ", style="bold green")
         detail.append(s["reference"] + "\n")
         detail.append("Base: ", style="bold")
-        detail.append((s["base"] or "(empty)") + "\n")
+        detail.append(_printable(s["base"] or "(empty)") + "\n")
         detail.append("Tuned: ", style="bold cyan")
-        detail.append(s["tuned"] or "(empty)")
+        detail.append(_printable(s["tuned"] or "(empty)"))
         self.query_one("#eval-detail", Static).update(detail)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -266,12 +266,17 @@ Results are saved in the run folder as `eval.json`; `tunewiz eval RUN` does the 
         prompt.append("Reference: ", style="bold green")
         prompt.append(pair["reference"])
         self.query_one("#ab-prompt", Static).update(prompt)
-        self.query_one("#ab-a", Static).update(Text.assemble(("A\n", "bold"), pair["a"] or "(empty)"))
-        self.query_one("#ab-b", Static).update(Text.assemble(("B\n", "bold"), pair["b"] or "(empty)"))
+        self.query_one("#ab-a", Static).update(Text.assemble(("A\n", "bold"), _printable(pair["a"] or "(empty)")))
+        self.query_one("#ab-b", Static).update(Text.assemble(("B\n", "bold"), _printable(pair["b"] or "(empty)")))
 
 
-def _short(text: str, width: int = 28) -> str:
-    text = " ".join((text or "").split())
+def _printable(text: str) -> str:
+    """Model output with control characters shown as '�' (an untrained model emits anything)."""
+    return "".join(c if c.isprintable() or c in "\n\t" else "�" for c in (text or ""))
+
+
+def _short(text: str, width: int = 16) -> str:
+    text = " ".join(_printable(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

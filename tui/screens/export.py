@@ -15,16 +15,16 @@ from textual.widgets.option_list import Option
 from tui.screens.base import StepScreen
 
 FORMAT_LABELS = {
-    "gguf": "GGUF: one file for llama.cpp, Ollama, LM Studio",
-    "merged": "Merged safetensors: LoRA folded into the base (vLLM, transformers)",
-    "adapter": "Adapter only: the small PEFT folder (needs the base model)",
+    "gguf": "GGUF (llama.cpp, Ollama, LM Studio)",
+    "merged": "Merged safetensors (vLLM, HF)",
+    "adapter": "Adapter only (PEFT, small)",
 }
 QUANT_LABELS = {
-    "q8_0": "q8_0  ~8.5 bits, near-lossless (recommended)",
-    "f16": "f16   16 bits, exact, largest",
-    "q4_0": "q4_0  ~4.5 bits, smallest written here",
-    "q5_k_m": "q5_k_m  k-quant, guide's pick for quality",
-    "q4_k_m": "q4_k_m  k-quant, guide's pick for size",
+    "q8_0": "q8_0    near-lossless, recommended",
+    "f16": "f16     exact, largest",
+    "q4_0": "q4_0    smallest written here",
+    "q5_k_m": "q5_k_m  k-quant, quality",
+    "q4_k_m": "q4_k_m  k-quant, size",
 }
 
 
@@ -98,7 +98,7 @@ PEFT, the merged model and the GGUF file are reloaded and their logits compared 
         availability = available_quants()
         for quant in QUANT_LABELS:
             why_not = availability[quant]
-            label = QUANT_LABELS[quant] + ("" if why_not is None else "  (needs llama.cpp)")
+            label = QUANT_LABELS[quant] + ("" if why_not is None else " (llama.cpp)")
             quants.add_option(Option(label, id=quant, disabled=why_not is not None))
         quants.highlighted = 0
         formats = self.query_one("#export-format", OptionList)
@@ -182,7 +182,7 @@ PEFT, the merged model and the GGUF file are reloaded and their logits compared 
         self.query_one("#export-stage", Static).update("")
         text = Text()
         text.append("✓ ", style="bold green")
-        text.append(f"{entry['format']}{' ' + entry['quant'] if entry.get('quant') else ''} written to {entry['path']}\n")
+        text.append(f"{entry['format']}{' ' + entry['quant'] if entry.get('quant') else ''} written to {self.short(entry['path'])}\n")
         verify = entry.get("verify", {})
         if "rel_error" in verify:
             text.append(f"  verified: logits within {verify['rel_error']:.1e} of the reference "
@@ -190,7 +190,7 @@ PEFT, the merged model and the GGUF file are reloaded and their logits compared 
         else:
             text.append("  verified: loads with PeftModel.from_pretrained\n", style="green")
         if entry.get("modelfile"):
-            folder = entry["modelfile"].rsplit("/", 1)[0]
+            folder = self.short(entry["modelfile"].rsplit("/", 1)[0])
             text.append(f"  Modelfile written; run: cd {folder} && ollama create {self.run_dir.run_id.lower()} -f Modelfile\n")
         self.query_one("#export-result", Static).update(text)
         kind = f"GGUF {entry['quant']}" if entry["format"] == "gguf" else entry["format"]
@@ -208,5 +208,12 @@ PEFT, the merged model and the GGUF file are reloaded and their logits compared 
         for e in exports[-5:]:
             ok = e.get("verify", {}).get("ok")
             text.append("  ✓ " if ok else "  ? ", style="green" if ok else "yellow")
-            text.append(f"{e['format']}{' ' + e['quant'] if e.get('quant') else ''}  {e['path']}\n")
+            text.append(f"{e['format']}{' ' + e['quant'] if e.get('quant') else ''}  {self.short(e['path'])}\n")
         self.query_one("#export-history", Static).update(text)
+
+    def short(self, path: str) -> str:
+        """`path` relative to the project folder when it is inside it."""
+        import os
+
+        rel = os.path.relpath(path, self.app.project.root)
+        return path if rel.startswith("..") else rel
