@@ -12,6 +12,8 @@ STEP_SCREENS: dict[str, tuple[str, str]] = {
     "plan": ("Plan", "tui.screens.plan:PlanScreen"),
     "train": ("Train", "tui.screens.train:TrainScreen"),
     "hosted": ("Hosted", "tui.screens.hosted:HostedScreen"),
+    "evaluate": ("Evaluate", "tui.screens.evaluate:EvaluateScreen"),
+    "export": ("Export", "tui.screens.export:ExportScreen"),
 }
 
 

@@ -21,6 +21,9 @@ COMMANDS = [
     "plan",
     "watch",
     "hosted",
+    "eval",
+    "export",
+    "export_config",
 ]
 
 
