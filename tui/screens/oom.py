@@ -54,6 +54,8 @@ class OomScreen(ModalScreen[str | None]):
         self.run_id = run_id
         self.options = ranked_options(oom, card_gb)
 
+    AUTO_FOCUS = "#oom-options"
+
     def compose(self) -> ComposeResult:
         oom = self.oom
         with Vertical(id="oom-box"):
@@ -73,10 +75,6 @@ class OomScreen(ModalScreen[str | None]):
             else:
                 yield Static("The engine listed no recovery options: stop the run (x) and change the plan.", id="oom-none")
             yield Static("↑↓ move · Enter apply · 1-9 pick · Esc decide later (the run keeps waiting)", id="oom-keys")
-
-    def on_mount(self) -> None:
-        if self.options:
-            self.query_one(OptionList).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
