@@ -15,6 +15,11 @@ from tunewiz import __version__
 COMMANDS = [
     "ask",
     "doctor",
+    "train",
+    "runs",
+    "stop",
+    "resume",
+    "logs",
 ]
 
 
