@@ -5,12 +5,15 @@ help and validation."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import ConfigError
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 Method = Literal["full", "lora", "qlora"]
 Backend = Literal["auto", "unsloth", "hf"]
@@ -118,7 +121,10 @@ def parse_set_overrides(pairs: list[str]) -> dict[str, Any]:
         key = key.strip()
         if key not in TrainConfig.model_fields:
             raise ConfigError(f"--set {key}: unknown field (known fields: {', '.join(sorted(TrainConfig.model_fields))})")
-        out[key] = yaml.safe_load(raw) if raw.strip() else None
+        value = yaml.safe_load(raw) if raw.strip() else None
+        if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e-4 as a string
+        out[key] = value
     return out
 
 

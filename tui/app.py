@@ -31,7 +31,6 @@ class TunewizApp(App[int]):
         super().__init__(**kwargs)
         self.project = project
         self.start_step = start_step
-        self.return_code = 0
 
     # --- navigation -------------------------------------------------------------------------
     @property
