@@ -101,9 +101,13 @@ class Engine:
 
     def _fail(self, error: str, hint: str | None, code: int) -> int:
         self.ctx.emit("failed", error=redact(error), hint=redact(hint) if hint else None)
-        self.ctx.save_state(status="failed", error=redact(error), finished=round(time.time(), 3))
+        self._end_state(status="failed", error=redact(error))
         print(f"tunewiz: run failed: {redact(error)}", file=sys.stderr, flush=True)
         return code
+
+    def _end_state(self, **fields: Any) -> None:
+        """The trainer is ending: no live pid any more (views then know nothing is running)."""
+        self.ctx.save_state(pid=None, finished=round(time.time(), 3), **fields)
 
     def _execute(self) -> int:
         ctx, run = self.ctx, self.run
@@ -142,13 +146,13 @@ class Engine:
             if reason in ("requested", "signal", "nan_loss"):
                 kept = latest_checkpoint(self.run)
                 ctx.emit("stopped", step=result.step, reason=reason, checkpoint=str(kept) if kept else None)
-                ctx.save_state(status="stopped", step=result.step, stop_reason=reason, finished=round(time.time(), 3))
+                self._end_state(status="stopped", step=result.step, stop_reason=reason)
                 return 0 if reason != "nan_loss" else 1
             out_dir = self.run.model if self.config.method == "full" else self.run.adapter
             output = backend.save(out_dir)
             ctx.emit("finished", step=result.step, output=str(output), final_loss=result.final_loss,
                      early_stopped=reason == "overfitting")
-            ctx.save_state(status="finished", step=result.step, output=str(output), finished=round(time.time(), 3))
+            self._end_state(status="finished", step=result.step, output=str(output))
             return 0
         finally:
             backend.cleanup()
@@ -188,7 +192,7 @@ class Engine:
             if choice is None:  # stopped while waiting
                 kept = latest_checkpoint(self.run)
                 ctx.emit("stopped", step=step, reason="requested", checkpoint=str(kept) if kept else None)
-                ctx.save_state(status="stopped", step=step, stop_reason="requested", finished=round(time.time(), 3))
+                self._end_state(status="stopped", step=step, stop_reason="requested")
                 return None
         else:
             choice = None

@@ -20,6 +20,36 @@ def target_modules(targets: str) -> list[str] | str:
     return ATTN_TARGETS if targets == "attn" else "all-linear"
 
 
+def quiet_progress_bars() -> None:
+    """train.log is for the trainer's messages; per-map progress bars would drown them."""
+    try:
+        import datasets
+        import transformers
+
+        datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()
+    except Exception:
+        pass
+
+
+def check_assistant_turns(dataset, source: str) -> None:
+    """With assistant-only loss, every example needs an assistant turn, or nothing of it is trained."""
+    missing = [i for i, msgs in enumerate(dataset["messages"], 1)
+               if not any(m.get("role") == "assistant" and m.get("content") for m in msgs or [])]
+    if len(missing) == len(dataset):
+        raise TunewizError(
+            f"every label is masked: none of the {len(dataset)} examples in {source} has an assistant turn, "
+            "and only assistant tokens are trained",
+            hint="the data needs assistant replies (check the role names), or set assistant_only_loss: false; "
+            "a chat template must mark assistant turns with {% generation %}",
+        )
+    if missing:
+        raise TunewizError(
+            f"{source}: {len(missing)} of {len(dataset)} examples have no assistant turn (first: example {missing[0]})",
+            hint="drop or fix them in the Data step, or set assistant_only_loss: false",
+        )
+
+
 class HFBackend(TrainerBackend):
     name = "hf"
 
@@ -142,10 +172,13 @@ class HFBackend(TrainerBackend):
         from core.train.backends.hf_trainer import EventCallback, make_trainer_class
         from core.train.data import load_split
 
+        quiet_progress_bars()
         torch.manual_seed(self.config.seed)
         train_ds = load_split(self.config.train_file)
         eval_ds = load_split(self.config.val_file) if self.config.val_file else None
         conversational = "messages" in train_ds.column_names
+        if conversational and self.config.assistant_only_loss:
+            check_assistant_turns(train_ds, self.config.train_file)
         model, tokenizer, peft_config = self.load_model()
         self.tokenizer = tokenizer
         args = self.sft_config(eval_ds is not None, conversational)
@@ -155,9 +188,9 @@ class HFBackend(TrainerBackend):
                 model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                 processing_class=tokenizer, peft_config=peft_config, callbacks=[EventCallback(self.ctx)],
             )
-        except ValueError as exc:
+        except (ValueError, RuntimeError) as exc:
             text = str(exc)
-            if "generation" in text or "chat template" in text.lower():
+            if "generation" in text or "chat template" in text.lower() or "assistant tokens" in text:
                 raise TunewizError(
                     f"assistant-only loss needs a chat template that marks assistant turns: {text.splitlines()[0]}",
                     hint="set chat_template: chatml (or a .jinja file with {% generation %} markers), "

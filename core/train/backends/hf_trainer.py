@@ -93,12 +93,12 @@ def make_trainer_class(base: type, ctx: RunContext) -> type:
 
         def evaluate(self, *args, **kwargs):
             ctx.where = "eval"
-            try:
-                return super().evaluate(*args, **kwargs)
-            finally:
-                ctx.where = "train"
+            result = super().evaluate(*args, **kwargs)
+            ctx.where = "train"  # not in `finally`: after an OOM the engine needs to know it was eval
+            return result
 
         def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+            ctx.where = "eval"
             ctx.faults.check("eval", self.state.global_step)
             return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
 
@@ -111,8 +111,7 @@ def make_trainer_class(base: type, ctx: RunContext) -> type:
                 # A failed save (full disk, OOM) must not leave a half checkpoint that resume would pick.
                 _remove_partial(Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}")
                 raise
-            finally:
-                ctx.where = "train"
+            ctx.where = "train"
 
     return TunewizTrainer
 
