@@ -117,7 +117,8 @@ class Engine:
         backend_name = resolve_backend_name(self.config)
         ctx.save_state(status="running", pid=os.getpid(), backend=backend_name, started=self.state.get("started") or round(time.time(), 3))
         ctx.emit("run_started", run_id=run.run_id, config=self.config.model_dump(mode="json"), backend=backend_name,
-                 pid=os.getpid(), resumed_from=checkpoint_step(ckpt) if ckpt else None)
+                 pid=os.getpid(), resumed_from=checkpoint_step(ckpt) if ckpt else None,
+                 world_size=ctx.world_size)
         while True:
             backend = create_backend(backend_name, self.config, run, ctx, max_steps=self.state.get("total_steps"))
             try:

@@ -128,6 +128,8 @@ def start_run(config: TrainConfig, *, runs_dir: str | Path, project_root: str | 
     `state.train["active_run"]` and saves the project."""
     root = Path(project.root if project is not None else (project_root or os.getcwd()))
     frozen = freeze_config(config, root)
+    if detach:
+        launcher_command(frozen)  # fail before creating a run folder (e.g. gpus > available)
     runs_dir = Path(runs_dir).resolve()
     run = RunDir(runs_dir / new_run_id())
     while run.path.exists():
