@@ -87,17 +87,19 @@ def test_kill_9_then_resume_continues_from_checkpoint(train_config, tmp_path):
     wait_for(lambda: "paused" in types_of(run))
     os.kill(info["pid"], signal.SIGKILL)
     wait_for(lambda: json.loads(run_cli("runs", "--json", "--runs-dir", str(runs)).stdout)[0]["status"] == "interrupted", 30, 0.5)
+    kept = [e["step"] for e in read_events(run.events) if e["type"] == "checkpoint"][-1]
+    assert kept < 16
     res = run_cli("resume", run.run_id, "--runs-dir", str(runs))
     assert res.returncode == 0, res.stdout + res.stderr
     assert "finished at step 16" in res.stdout
     started = [e for e in read_events(run.events) if e["type"] == "run_started"]
-    assert started[-1]["resumed_from"] == 4
+    assert started[-1]["resumed_from"] == kept
     events = read_events(run.events)
     second = max(i for i, e in enumerate(events) if e["type"] == "run_started")
     before = [e["step"] for e in events[:second] if e["type"] == "step"]
     after = [e["step"] for e in events[second:] if e["type"] == "step"]
-    assert before == list(range(1, len(before) + 1)) and len(before) >= 4
-    assert after == list(range(5, 17))  # the continuation starts right after checkpoint 4
+    assert before == list(range(1, len(before) + 1)) and len(before) >= kept
+    assert after == list(range(kept + 1, 17))  # the continuation starts right after the last checkpoint
 
 
 def test_stop_saves_a_checkpoint_and_stops(train_config, tmp_path):
