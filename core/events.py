@@ -3,8 +3,9 @@ writer and the one reader every view uses (TUI, CLI, tests).
 
 Every event has `v` (schema version), `type` and `time` (Unix seconds). Types and their fields:
 
-- run_started: run_id, config (dict), backend, pid, resumed_from (step or null)
-- model_loaded: params, trainable_params, dtype, device, backend
+- run_started: run_id, config (dict), backend, pid, resumed_from (step or null), world_size (processes)
+- model_loaded: params, trainable_params, dtype, device, backend, estimate_gb (VRAM estimator, or null),
+  preflight_peak_gb (measured peak of the preflight pass on CUDA, or null)
 - step: step, total_steps, epoch, loss, learning_rate, grad_norm, tokens_per_s, elapsed, eta
 - eval: step, eval_loss
 - checkpoint: step, path
@@ -12,11 +13,12 @@ Every event has `v` (schema version), `type` and `time` (Unix seconds). Types an
   peak_allocated_gb, peak_reserved_gb, rss_gb
 - alert: kind (loss_spike, flat_loss, nan_loss, grad_explosion, overfitting), step, message, advice
 - oom: step, where (train, eval, checkpoint, preflight), batch_size, max_seq_length, estimate_gb, peak_gb,
-  options [{id, label, changes, predicted_gb, cost}], mode (ask, auto, stop), waiting (bool)
+  options [{id, label, changes, predicted_gb, cost, source (estimator|heuristic)}], mode (ask, auto, stop),
+  waiting (bool)
 - recovered: option, changes, step
 - paused, resumed: step
-- stopped: step, reason
-- finished: step, output (adapter or model folder), final_loss
+- stopped: step, reason (requested, signal, nan_loss), checkpoint (the newest complete one, or null)
+- finished: step, output (adapter or model folder), final_loss, early_stopped (bool)
 - failed: error, hint
 """
 

@@ -159,3 +159,23 @@ def finished_run_dir(tmp_path, finished_run_template) -> Path:
     dest = tmp_path / "runs" / finished_run_template.name
     shutil.copytree(finished_run_template.parent, tmp_path / "runs", dirs_exist_ok=True)
     return dest
+@pytest.fixture
+def train_config(tmp_path, tiny_model_dir):
+    """A factory for tiny CPU training configs: 48 train / 16 val chat examples, seq 64, LoRA."""
+    from core.config import TrainConfig
+    from core.toy import make_chat_examples, write_jsonl
+
+    train = write_jsonl(tmp_path / "data" / "train.jsonl", make_chat_examples(48, seed=0))
+    val = write_jsonl(tmp_path / "data" / "val.jsonl", make_chat_examples(16, seed=1))
+
+    def make(**overrides) -> TrainConfig:
+        base = dict(
+            base_model=str(tiny_model_dir), method="lora", bits=16, backend="hf", train_file=str(train),
+            val_file=str(val), learning_rate=2e-3, epochs=1, max_steps=12, batch_size=4, grad_accum=1,
+            max_seq_length=64, warmup_steps=1, eval_steps=4, save_steps=4, save_total_limit=5,
+            optimizer="adamw_torch", grad_checkpointing="none", on_oom="auto",
+        )
+        base.update(overrides)
+        return TrainConfig(**base)
+
+    return make

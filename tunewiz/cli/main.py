@@ -24,6 +24,11 @@ COMMANDS = [
     "eval",
     "export",
     "export_config",
+    "train",
+    "runs",
+    "stop",
+    "resume",
+    "logs",
 ]
 
 
