@@ -16,7 +16,8 @@ from core.errors import ConfigError
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 Method = Literal["full", "lora", "qlora"]
-Backend = Literal["auto", "unsloth", "hf"]
+Backend = Literal["auto", "unsloth", "hf", "openai", "together"]
+HOSTED_BACKENDS = ("openai", "together")
 Optimizer = Literal["adamw_torch", "adamw_8bit", "paged_adamw_8bit", "paged_adamw_32bit", "sgd"]
 Checkpointing = Literal["none", "hf", "unsloth"]
 Targets = Literal["attn", "all"]
@@ -34,7 +35,7 @@ class TrainConfig(BaseModel):
     )
     method: Method = Field("qlora", description="full: all weights; lora: 16-bit base + adapters; qlora: 4-bit base + adapters.")
     bits: Literal[4, 8, 16, 32] = Field(4, description="Precision of the frozen base weights (4 for QLoRA, 16 for LoRA).")
-    backend: Backend = Field("auto", description="auto picks unsloth when CUDA and unsloth are present, else transformers+peft+trl.")
+    backend: Backend = Field("auto", description="auto picks unsloth when CUDA and unsloth are present, else transformers+peft+trl; openai or together fine-tune through that provider's API.")
     train_file: str = Field("train.jsonl", description="Training split in chat `messages` JSONL (written by the Data step).")
     val_file: str | None = Field("val.jsonl", description="Validation split; empty to skip evaluation.")
     chat_template: str | None = Field(None, description="Named chat template to use instead of the tokenizer's own.")

@@ -122,8 +122,31 @@ def check_disk(folder: Path) -> Check:
     return Check("disk", OK, detail)
 
 
-def run_checks(project_dir: str | Path | None = None) -> dict[str, Any]:
-    """All checks; `ok` is False when any check failed (warnings are allowed)."""
+def check_smoke(steps: int = 8) -> tuple[Check, dict[str, Any]]:
+    """Train a generated tiny model for a few steps through the real engine, in a temporary folder."""
+    import tempfile
+
+    from core.train.smoke import run_smoke
+
+    import contextlib
+
+    # The run trains in this process and its libraries print progress: keep stdout for the report.
+    with tempfile.TemporaryDirectory(prefix="tunewiz-smoke-") as work, contextlib.redirect_stdout(sys.stderr):
+        result = run_smoke(work, steps=steps)
+    result.pop("run_dir", None)
+    if not result.get("ok"):
+        return Check("smoke", FAIL, f"a {steps}-step training run failed: {result.get('error')}",
+                     "run `tunewiz doctor --smoke` with TUNEWIZ_DEBUG=1, or check the lines above"), result
+    loss = ""
+    if result.get("first_loss") is not None and result.get("final_loss") is not None:
+        loss = f", loss {result['first_loss']:.3f} -> {result['final_loss']:.3f}"
+    return Check("smoke", OK, f"trained a tiny model {result['steps']} steps on {result['device']} with the "
+                 f"{result['backend']} backend in {result['seconds']:.1f}s{loss}"), result
+
+
+def run_checks(project_dir: str | Path | None = None, smoke: bool = False) -> dict[str, Any]:
+    """All checks; `ok` is False when any check failed (warnings are allowed). `smoke` also trains a
+    tiny model for a few steps through the engine: the quickest proof that a GPU box is ready."""
     folder = Path(project_dir or ".").resolve()
     checks = [check_python()]
     gpu_check, gpu_info = check_gpus()
@@ -135,6 +158,10 @@ def run_checks(project_dir: str | Path | None = None) -> dict[str, Any]:
     checks.append(check_bitsandbytes(cuda))
     checks.append(check_unsloth(cuda))
     checks.append(check_disk(folder))
+    smoke_info = None
+    if smoke:
+        smoke_check, smoke_info = check_smoke()
+        checks.append(smoke_check)
     return {
         "ok": not any(c.status == FAIL for c in checks),
         "checks": [asdict(c) for c in checks],
@@ -142,4 +169,5 @@ def run_checks(project_dir: str | Path | None = None) -> dict[str, Any]:
         "torch": torch_info,
         "backend": "unsloth" if cuda and importlib.util.find_spec("unsloth") else "hf",
         "project_dir": str(folder),
+        **({"smoke": smoke_info} if smoke else {}),
     }

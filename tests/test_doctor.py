@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from core.doctor import run_checks
 from tests.conftest import run_cli
 
@@ -36,3 +38,13 @@ def test_doctor_fails_on_missing_stack(monkeypatch, tmp_path):
     stack = next(c for c in result["checks"] if c["name"] == "hf-stack")
     assert stack["status"] == "fail" and "pip install trl" in stack["fix"]
     assert result["ok"] is False
+
+
+@pytest.mark.slow
+def test_doctor_smoke_trains_through_the_engine(tmp_path):
+    proc = run_cli("doctor", "--smoke", "--json", cwd=tmp_path, timeout=600)
+    data = json.loads(proc.stdout)
+    smoke = next(c for c in data["checks"] if c["name"] == "smoke")
+    assert smoke["status"] == "ok", smoke
+    assert data["smoke"]["steps"] == 8 and data["smoke"]["device"] in ("cpu", "cuda")
+    assert data["smoke"]["final_loss"] is not None and "trained a tiny model 8 steps" in smoke["detail"]

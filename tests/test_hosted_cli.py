@@ -88,3 +88,28 @@ def test_cli_parser_loads_no_sdk():
             "print(sorted(m for m in ('openai', 'together', 'httpx', 'httpx2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_tunewiz_train_routes_a_hosted_backend_and_stop_cancels(tmp_path, fake):
+    """`tunewiz train` with backend openai runs the hosted job like a local run: same run folder, same
+    events, `runs` lists it, and `stop` on a finished hosted run says so instead of touching a trainer."""
+    from core.runs import list_runs
+    from core.toy import make_chat_examples, write_jsonl
+
+    write_jsonl(tmp_path / "train.jsonl", make_chat_examples(20))
+    runs = tmp_path / "runs"
+    env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.base_url("openai"), "TUNEWIZ_HOSTED_POLL_INTERVAL": "0.02"}
+    proc = run_cli("train", "--set", "backend=openai", "--set", "val_file=", "--set", "epochs=2",
+                   "--runs-dir", str(runs), cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    (run,) = list_runs(runs)
+    view = run.view()
+    assert view.status == "finished" and view.backend == "openai" and view.output.startswith("ft:")
+    assert view.losses, "step events with loss reach the run's log"
+    listed = run_cli("runs", "--json", "--runs-dir", str(runs), cwd=tmp_path)
+    assert run.run_id in listed.stdout
+    stop = run_cli("stop", run.run_id, "--runs-dir", str(runs), cwd=tmp_path, env=env)
+    assert stop.returncode == 0 and "already ended" in stop.stderr
+    for path in run.path.rglob("*"):
+        if path.is_file():
+            assert KEY not in path.read_text(errors="ignore"), path

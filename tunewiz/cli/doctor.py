@@ -10,6 +10,8 @@ SYMBOLS = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "info": "info"}
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("doctor", help="check this box is ready to fine-tune and say what to fix")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--smoke", action="store_true",
+                   help="also train a generated tiny model a few steps through the engine (about a minute on a CPU)")
     p.set_defaults(func=run)
 
 
@@ -17,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     from core.doctor import run_checks
     from tunewiz.cli._common import print_json
 
-    result = run_checks(args.project)
+    result = run_checks(args.project, smoke=args.smoke)
     if args.json:
         print_json(result)
     else:

@@ -28,6 +28,12 @@ def run(args) -> int:
     from tunewiz.cli._train_common import find, follow_run
 
     run_dir = find(args)
+    from core.hosted import follow_run as follow_hosted, is_hosted_run
+
+    if is_hosted_run(run_dir):
+        outcome = follow_hosted(run_dir, detach=args.detach)
+        warn(f"{run_dir.run_id}: hosted job {outcome.replace('-', ' ')}")
+        return 0
     if trainer_alive(run_dir):
         status = run_status(run_dir)
         if status == "waiting_oom":

@@ -27,6 +27,12 @@ def run(args) -> int:
     from tunewiz.cli._train_common import find
 
     run_dir = find(args)
+    from core.hosted import cancel_run, is_hosted_run
+
+    if is_hosted_run(run_dir):
+        outcome = cancel_run(run_dir)
+        warn(f"{run_dir.run_id}: hosted job {'cancel requested' if outcome == 'sent' else outcome.replace('-', ' ')}")
+        return 0
     offset = os.path.getsize(run_dir.events) if run_dir.events.exists() else 0
     stop_run(run_dir)
     if args.no_wait:

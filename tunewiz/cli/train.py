@@ -50,6 +50,7 @@ def run(args) -> int:
     import os
     from pathlib import Path
 
+    from core.config import HOSTED_BACKENDS
     from core.train.launch import start_run
     from tunewiz.cli._common import print_json, warn
     from tunewiz.cli._train_common import follow_run, runs_dir_for
@@ -59,6 +60,8 @@ def run(args) -> int:
     runs_dir = Path(args.runs_dir).resolve() if args.runs_dir else runs_dir_for(args)
     if config.output_dir and not args.runs_dir and not os.environ.get("TUNEWIZ_RUNS_DIR"):
         runs_dir = (root / config.output_dir).resolve()
+    if config.backend in HOSTED_BACKENDS:
+        return _start_hosted(config, root, runs_dir, args)
     run_dir = start_run(config, runs_dir=runs_dir, project_root=root, detach=True)
     pid = run_dir.read_state().get("pid")
     if args.detach:
@@ -70,3 +73,29 @@ def run(args) -> int:
         return 0
     warn(f"run {run_dir.run_id} in {run_dir.path} (Ctrl-C detaches; the run keeps going)")
     return follow_run(run_dir)
+
+
+def _start_hosted(config, root, runs_dir, args) -> int:
+    """`backend: openai|together`: the same data checks and events, through the provider's API."""
+    import os
+    import sys
+
+    from core.config import TrainConfig
+    from core.hosted import hyperparameters_from_config, start_hosted_run
+    from tunewiz.cli._common import print_json, warn
+
+    def local(path):
+        return str((root / path).resolve()) if path else None
+
+    model = None if config.base_model == TrainConfig.model_fields["base_model"].default else config.base_model
+    run_dir = start_hosted_run(
+        config.backend, local(config.train_file), val_file=local(config.val_file), model=model,
+        hyperparameters=hyperparameters_from_config(config.backend, config), runs_dir=runs_dir,
+        detach=args.detach, poll_interval=float(os.environ.get("TUNEWIZ_HOSTED_POLL_INTERVAL", "15")), echo=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    if args.json:
+        print_json({"run_id": run_dir.run_id, "path": str(run_dir.path), "backend": config.backend})
+    elif args.detach:
+        print(run_dir.run_id)
+        warn(f"hosted job followed in the background; watch it: tunewiz watch {run_dir.run_id}")
+    return 0 if run_dir.view().status != "failed" else 1

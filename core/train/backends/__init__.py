@@ -42,6 +42,9 @@ def resolve_backend_name(config: "TrainConfig") -> str:
     `unsloth` that cannot run fails with what to install or change."""
     if config.backend == "hf":
         return "hf"
+    if config.backend in ("openai", "together"):
+        raise TunewizError(f"backend {config.backend} is a hosted API, not a local trainer",
+                           hint="start it with `tunewiz train` (which routes to the provider) or `tunewiz hosted start`")
     if config.backend == "unsloth":
         if not cuda_available():
             raise TunewizError("backend unsloth needs a CUDA GPU and none is available",
