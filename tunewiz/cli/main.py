@@ -29,6 +29,7 @@ COMMANDS = [
     "stop",
     "resume",
     "logs",
+    "demo",
 ]
 
 
