@@ -38,9 +38,11 @@ def demo_config(model_path: str, max_steps: int = DEMO_MAX_STEPS) -> TrainConfig
     )
 
 
-def prepare_demo_project(folder: str | Path, *, max_steps: int = DEMO_MAX_STEPS, echo: Echo = print) -> Project:
+def prepare_demo_project(folder: str | Path, *, max_steps: int = DEMO_MAX_STEPS, model: str = "demo",
+                         echo: Echo = print) -> Project:
     """Write the sample data into `folder/data/`, make sure the demo model is converted, and save a
-    project whose config, data path and decision answers are the demo's. Idempotent."""
+    project whose config, data path and decision answers are the demo's. Idempotent. `model` is any
+    name `resolve_model` accepts (tests pass a tiny local model)."""
     from core.models import resolve_model
     from core.sample_data import write_sample_data
 
@@ -49,7 +51,7 @@ def prepare_demo_project(folder: str | Path, *, max_steps: int = DEMO_MAX_STEPS,
     data_dir = root / "data"
     if not (data_dir / "tickets.jsonl").exists():
         write_sample_data(data_dir)
-    model_path, source = resolve_model("demo")
+    model_path, source = resolve_model(model)
     echo(f"demo model: {model_path} ({source})")
     project = Project(root)
     state = project.state
@@ -84,7 +86,7 @@ def _metric(metrics: dict[str, Any], name: str) -> float:
 
 
 def run_headless(folder: str | Path, *, max_steps: int = DEMO_MAX_STEPS, eval_n: int = DEMO_EVAL_N,
-                 echo: Echo = print) -> dict[str, Any]:
+                 model: str = "demo", echo: Echo = print) -> dict[str, Any]:
     """The whole pipeline without the UI. Returns a summary whose `improved` says whether the tuned
     model beat the base model on held-out tickets (JSON validity or field accuracy)."""
     from core.data import check_dataset
@@ -96,7 +98,7 @@ def run_headless(folder: str | Path, *, max_steps: int = DEMO_MAX_STEPS, eval_n:
     from core.vram import estimate_for_config
 
     started = time.time()
-    project = prepare_demo_project(folder, max_steps=max_steps, echo=echo)
+    project = prepare_demo_project(folder, max_steps=max_steps, model=model, echo=echo)
     state, root = project.state, project.root
     summary: dict[str, Any] = {"project": str(root)}
 
@@ -120,11 +122,11 @@ def run_headless(folder: str | Path, *, max_steps: int = DEMO_MAX_STEPS, eval_n:
     card = resolve_gpu("3090")
     estimate = estimate_for_config(state.config, gpu_total_gb=card["memory_gb"])
     state.plan = {"card": card, "estimate_gb": round(estimate.total_gb, 2), "estimate": estimate.to_json()}
-    state.tick("model_selected", "SmolLM2-135M-Instruct (demo)")
+    state.tick("model_selected", Path(state.config.base_model).name)
     state.tick("vram_calculated", f"{estimate.total_gb:.1f} GB on a {card['name']}")
     project.save()
     summary["plan"] = {"card": card["name"], "estimate_gb": round(estimate.total_gb, 2), "verdict": estimate.verdict}
-    echo(f"  LoRA on SmolLM2-135M at sequence 256, batch 2: {estimate.total_gb:.1f} GB on a {card['name']} "
+    echo(f"  LoRA on {Path(state.config.base_model).name} at sequence 256, batch 2: {estimate.total_gb:.1f} GB on a {card['name']} "
          f"({estimate.verdict}); training here on the CPU")
 
     echo(f"3/5 train: {max_steps} steps")

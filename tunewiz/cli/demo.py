@@ -28,9 +28,11 @@ def run(args: argparse.Namespace) -> int:
     from core.errors import TunewizError
     from tunewiz.cli._common import print_json
 
-    max_steps = args.max_steps or DEMO_MAX_STEPS
+    max_steps = DEMO_MAX_STEPS if args.max_steps is None else args.max_steps
     if max_steps < 1:
         raise TunewizError("--max-steps must be at least 1")
+    if args.eval_n is not None and args.eval_n < 1:
+        raise TunewizError("--eval-n must be at least 1")
 
     def echo(line: str) -> None:
         print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         from tunewiz.cli.main import open_wizard
 
         return open_wizard(str(project.root))
-    summary = run_headless(args.dir, max_steps=max_steps, eval_n=args.eval_n or DEMO_EVAL_N, echo=echo)
+    summary = run_headless(args.dir, max_steps=max_steps, eval_n=DEMO_EVAL_N if args.eval_n is None else args.eval_n, echo=echo)
     if args.json:
         print_json(summary)
     else:
