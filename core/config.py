@@ -131,18 +131,26 @@ def parse_set_overrides(pairs: list[str]) -> dict[str, Any]:
 
 def read_yaml_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Load a training config YAML (defaults, then the file, then `overrides`)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such config file")
+    data = read_yaml_mapping(path)
+    data.update(overrides or {})
+    return load_config(data, str(path))
+
+
+def read_yaml_mapping(path: Path, hint: str = "") -> dict[str, Any]:
+    """A YAML file whose top level is a mapping; errors name the file, line and column."""
     import yaml
 
-    path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise ConfigError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', exc)}){hint}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
-    data.update(overrides or {})
-    return load_config(data, str(path))
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level{hint}")
+    return data

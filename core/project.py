@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.checklist import CHECKLIST_IDS, item
-from core.config import TrainConfig, describe_validation_error
+from core.config import TrainConfig, describe_validation_error, read_yaml_mapping
 from core.errors import ConfigError
 
 PROJECT_FILE = "tunewiz.yaml"
@@ -74,18 +74,9 @@ class Project:
         self.state = self.load()
 
     def load(self) -> ProjectState:
-        import yaml
-
         if not self.file.exists():
             return ProjectState()
-        try:
-            data = yaml.safe_load(self.file.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark else ""
-            raise ConfigError(f"{self.file}:{where} is not valid YAML; fix or delete it to start over") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{self.file}: expected a mapping at the top level")
+        data = read_yaml_mapping(self.file, hint="; fix or delete it to start over")
         try:
             state = ProjectState.model_validate(data)
         except ValidationError as exc:

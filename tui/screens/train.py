@@ -15,9 +15,10 @@ from textual.widgets import Button, Static
 from textual.worker import Worker, WorkerState
 
 from core.runs import RunDir
-from core.watch import plan_estimate_gb, record_run_outcome
+from core.watch import plan_estimate_gb
 from tui.screens.base import StepScreen
-from tui.widgets.run_monitor import RUN_HELP, Detached, EvaluateRequested, RunEnded, RunMonitor
+from tui.screens.run_host import RunMonitorHost
+from tui.widgets.run_monitor import RUN_HELP, RunMonitor
 
 ENGINE_MISSING = (
     "The training engine is not part of this build (core.train.launch is missing), so a run cannot be "
@@ -46,16 +47,7 @@ def resolve_run(ref: str | None, runs_dir: Path) -> RunDir | None:
     return run if run.events.exists() else None
 
 
-def run_belongs_to(run: RunDir, project) -> bool:
-    """Only runs of this project update its state and checklist (a `watch --runs-dir` elsewhere does not)."""
-    try:
-        return run.path.resolve().is_relative_to(project.runs_dir.resolve()) or \
-            project.state.train.get("active_run") in (run.run_id, str(run.path))
-    except OSError:
-        return False
-
-
-class TrainScreen(StepScreen):
+class TrainScreen(RunMonitorHost, StepScreen):
     step_id = "train"
     CSS_PATH = "../styles/train.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -192,18 +184,3 @@ its own process: quit, detach or lose the connection and it keeps training; `tun
             self.on_launch_failed(LaunchFailed(f"{type(event.worker.error).__name__}: {event.worker.error}"))
 
     # --- messages from the monitor -------------------------------------------------------------
-    def on_run_ended(self, message: RunEnded) -> None:
-        project = self.app.project
-        if run_belongs_to(message.run, project) and record_run_outcome(project.state, message.run, message.view):
-            self.app.save_project()
-
-    def on_detached(self, message: Detached) -> None:
-        self.app.exit(message=message.how_to_return)
-
-    def on_evaluate_requested(self, message: EvaluateRequested) -> None:
-        from tui.steps import step_ids
-
-        if "evaluate" in step_ids():
-            self.app.goto("evaluate")
-        else:
-            self.notify(f"The Evaluate step is not in this build; the output is at {message.view.output}.")

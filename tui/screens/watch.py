@@ -8,13 +8,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from core.runs import RunDir
-from core.watch import record_run_outcome
 from tui.screens.help import HelpScreen
-from tui.screens.train import run_belongs_to
-from tui.widgets.run_monitor import RUN_HELP, Detached, EvaluateRequested, RunEnded, RunMonitor
+from tui.screens.run_host import RunMonitorHost
+from tui.widgets.run_monitor import RUN_HELP, RunMonitor
 
 
-class WatchScreen(Screen):
+class WatchScreen(RunMonitorHost, Screen):
     CSS_PATH = "../styles/train.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
@@ -40,18 +39,3 @@ class WatchScreen(Screen):
     def action_detach(self) -> None:
         self.query_one(RunMonitor).action_detach()
 
-    def on_run_ended(self, message: RunEnded) -> None:
-        project = self.app.project
-        if run_belongs_to(message.run, project) and record_run_outcome(project.state, message.run, message.view):
-            self.app.save_project()
-
-    def on_detached(self, message: Detached) -> None:
-        self.app.exit(message=message.how_to_return)
-
-    def on_evaluate_requested(self, message: EvaluateRequested) -> None:
-        from tui.steps import step_ids
-
-        if "evaluate" in step_ids():
-            self.app.goto("evaluate")
-        else:
-            self.notify(f"The Evaluate step is not in this build; the output is at {message.view.output}.")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from core.events import as_float
 from core.train.context import RunContext
 
 
@@ -31,9 +32,9 @@ class EventCallback(TrainerCallback):
         logs = logs or {}
         if "loss" not in logs:
             return control
-        loss = _float(logs.get("loss"))
-        self.ctx.on_log(state.global_step, state.epoch, loss, _float(logs.get("learning_rate")),
-                        _float(logs.get("grad_norm")))
+        loss = as_float(logs.get("loss"))
+        self.ctx.on_log(state.global_step, state.epoch, loss, as_float(logs.get("learning_rate")),
+                        as_float(logs.get("grad_norm")))
         if self.ctx.stop_reason == "nan_loss":
             control.should_save = False  # keep the last good checkpoint; never save NaN weights
             control.should_evaluate = False
@@ -41,7 +42,7 @@ class EventCallback(TrainerCallback):
         return control
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        self.ctx.on_eval(state.global_step, _float((metrics or {}).get("eval_loss")))
+        self.ctx.on_eval(state.global_step, as_float((metrics or {}).get("eval_loss")))
         if self.ctx.stop_reason == "overfitting":
             control.should_save = True
             control.should_training_stop = True
@@ -54,13 +55,6 @@ class EventCallback(TrainerCallback):
         return control
 
 
-def _float(value) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def make_trainer_class(base: type, ctx: RunContext) -> type:
