@@ -127,9 +127,14 @@ def row_setup(row: dict) -> Setup:
         s = replace(s, paged_states_visible=False)
     # precision of trainable state
     if fw == "litgpt":
-        s = replace(s, adapter_bytes=2, loss="full", fused_qkv=True)
+        s = replace(s, adapter_bytes=2, loss="chunked_head", fused_qkv=True)
+    if "Qwen finetune" in fw:
+        s = replace(s, logits_upcast=False)  # Qwen v1 remote code: CrossEntropyLoss on 16-bit logits
+        # Qwen's Q-LoRA script runs DeepSpeed ZeRO-2 in fp16 (rows 49/58 say so; same finetune.py recipe)
+        if method == "qlora" or re.search(r"ZeRO-?2|DeepSpeed mixed precision", notes + prec, re.I):
+            s = replace(s, zero_stage=2)
     if fw == "torchtune":
-        s = replace(s, adapter_bytes=2, quantize_head=False,
+        s = replace(s, adapter_bytes=2, quantize_head=False, quant_kernel="torchao",
                     loss="full" if ("standard CE" in notes or "packed dataset" in notes or "early 2024" in row["source"]) else "chunked",
                     activation_offload="offload" in gc_raw, fused_optimizer=True,
                     compiled="compile" in notes and "no compile" not in notes)
@@ -144,6 +149,8 @@ def row_setup(row: dict) -> Setup:
     # Q-LoRA through PEFT's k-bit preparation (Qwen finetune.py, fms baseline PEFT, unsloth's HF baseline)
     if method == "qlora" and (("Qwen finetune" in fw) or "baseline-peft" in notes or "Hugging Face + FA2" in notes or "HF+FA2 baseline" in notes):
         s = replace(s, upcast_fp32=True)
+    if "accelerated-peft" in notes:
+        s = replace(s, quant_kernel="fused")  # fms-acceleration's fused QLoRA kernels
     if "GPTQ" in notes or "GPTQ" in row["model"]:
         s = replace(s, quant_format="gptq", upcast_fp32=False)  # PEFT does not upcast GPTQ models
     if "without double quant" in notes or fw == "litgpt" or "fms" in fw:
