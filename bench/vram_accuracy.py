@@ -6,9 +6,11 @@ as not single-GPU comparable (a sum over GPUs, FSDP per-GPU ranges, values below
 bound marked SUSPECT) are listed and left out.
 
 Each row is translated into an estimator Setup from its columns and notes: the framework's precision
-(litgpt bf16-true keeps adapters and AdamW states in bf16; fms runs fp16 AMP; Qwen's Q-LoRA and
-fms' baseline PEFT upcast non-quantized weights to fp32), the loss (torchtune's chunked CE, unsloth's
-fused loss), the metric the row reports (torch allocated / "peak memory active" -> allocated; torch
+(litgpt bf16-true keeps adapters and AdamW states in bf16; fms runs fp16 AMP; fms' baseline PEFT
+upcasts non-quantized weights to fp32; Qwen's finetune.py Q-LoRA runs DeepSpeed ZeRO-2 in fp16), the
+loss (litgpt's chunked lm_head with fp32-converted output, Qwen v1's 16-bit loss, torchtune's chunked
+CE, unsloth's fused loss in the 2024 notebooks, Cut Cross-Entropy in unsloth's README context-length
+benchmark), the 4-bit kernel (bitsandbytes, torchao for torchtune, fused for fms accelerated-peft), the metric the row reports (torch allocated / "peak memory active" -> allocated; torch
 reserved -> reserved; nvidia-smi, unstated metrics and VRAM budgets -> nvidia-smi) and its unit (GiB
 converted to GB), and the sequence length: exact and packed lengths are used as they are; a length that
 is only a cap on unpacked Alpaca-style data is replaced by the longest Alpaca sample the run is likely
@@ -149,6 +151,8 @@ def row_setup(row: dict) -> Setup:
     # Q-LoRA through PEFT's k-bit preparation (Qwen finetune.py, fms baseline PEFT, unsloth's HF baseline)
     if method == "qlora" and (("Qwen finetune" in fw) or "baseline-peft" in notes or "Hugging Face + FA2" in notes or "HF+FA2 baseline" in notes):
         s = replace(s, upcast_fp32=True)
+    if fw == "unsloth" and ("Cut Cross Entropy" in notes or row["source"].startswith("unslothai/unsloth:README")):
+        s = replace(s, loss="cce")  # the README context-length benchmark ran Unsloth with Apple's Cut Cross-Entropy
     if "accelerated-peft" in notes:
         s = replace(s, quant_kernel="fused")  # fms-acceleration's fused QLoRA kernels
     if "GPTQ" in notes or "GPTQ" in row["model"]:
@@ -241,7 +245,7 @@ def table(title: str, rows) -> str:
         cells = []
         for fn in ESTIMATORS.values():
             med, share, _ = summary(errors(rs, fn))
-            cells.append(f"{med:8.1f}% {share:10.0f}%")
+            cells.append(f"{med:8.1f}% {share:10.1f}%")
         lines.append(f"{name:22s} {len(rs):4d} | " + " | ".join(cells))
     return "\n".join(lines)
 
