@@ -6,9 +6,11 @@ as not single-GPU comparable (a sum over GPUs, FSDP per-GPU ranges, values below
 bound marked SUSPECT) are listed and left out.
 
 Each row is translated into an estimator Setup from its columns and notes: the framework's precision
-(litgpt bf16-true keeps adapters and AdamW states in bf16; fms runs fp16 AMP; Qwen's Q-LoRA and
-fms' baseline PEFT upcast non-quantized weights to fp32), the loss (torchtune's chunked CE, unsloth's
-fused loss), the metric the row reports (torch allocated / "peak memory active" -> allocated; torch
+(litgpt bf16-true keeps adapters and AdamW states in bf16; fms runs fp16 AMP; fms' baseline PEFT
+upcasts non-quantized weights to fp32; Qwen's finetune.py Q-LoRA runs DeepSpeed ZeRO-2 in fp16), the
+loss (litgpt's chunked lm_head with fp32-converted output, Qwen v1's 16-bit loss, torchtune's chunked
+CE, unsloth's fused loss in the 2024 notebooks, Cut Cross-Entropy in unsloth's README context-length
+benchmark), the 4-bit kernel (bitsandbytes, torchao for torchtune, fused for fms accelerated-peft), the metric the row reports (torch allocated / "peak memory active" -> allocated; torch
 reserved -> reserved; nvidia-smi, unstated metrics and VRAM budgets -> nvidia-smi) and its unit (GiB
 converted to GB), and the sequence length: exact and packed lengths are used as they are; a length that
 is only a cap on unpacked Alpaca-style data is replaced by the longest Alpaca sample the run is likely
@@ -127,9 +129,14 @@ def row_setup(row: dict) -> Setup:
         s = replace(s, paged_states_visible=False)
     # precision of trainable state
     if fw == "litgpt":
-        s = replace(s, adapter_bytes=2, loss="full", fused_qkv=True)
+        s = replace(s, adapter_bytes=2, loss="chunked_head", fused_qkv=True)
+    if "Qwen finetune" in fw:
+        s = replace(s, logits_upcast=False)  # Qwen v1 remote code: CrossEntropyLoss on 16-bit logits
+        # Qwen's Q-LoRA script runs DeepSpeed ZeRO-2 in fp16 (rows 49/58 say so; same finetune.py recipe)
+        if method == "qlora" or re.search(r"ZeRO-?2|DeepSpeed mixed precision", notes + prec, re.I):
+            s = replace(s, zero_stage=2)
     if fw == "torchtune":
-        s = replace(s, adapter_bytes=2, quantize_head=False,
+        s = replace(s, adapter_bytes=2, quantize_head=False, quant_kernel="torchao",
                     loss="full" if ("standard CE" in notes or "packed dataset" in notes or "early 2024" in row["source"]) else "chunked",
                     activation_offload="offload" in gc_raw, fused_optimizer=True,
                     compiled="compile" in notes and "no compile" not in notes)
@@ -144,6 +151,10 @@ def row_setup(row: dict) -> Setup:
     # Q-LoRA through PEFT's k-bit preparation (Qwen finetune.py, fms baseline PEFT, unsloth's HF baseline)
     if method == "qlora" and (("Qwen finetune" in fw) or "baseline-peft" in notes or "Hugging Face + FA2" in notes or "HF+FA2 baseline" in notes):
         s = replace(s, upcast_fp32=True)
+    if fw == "unsloth" and ("Cut Cross Entropy" in notes or row["source"].startswith("unslothai/unsloth:README")):
+        s = replace(s, loss="cce")  # the README context-length benchmark ran Unsloth with Apple's Cut Cross-Entropy
+    if "accelerated-peft" in notes:
+        s = replace(s, quant_kernel="fused")  # fms-acceleration's fused QLoRA kernels
     if "GPTQ" in notes or "GPTQ" in row["model"]:
         s = replace(s, quant_format="gptq", upcast_fp32=False)  # PEFT does not upcast GPTQ models
     if "without double quant" in notes or fw == "litgpt" or "fms" in fw:
@@ -234,7 +245,7 @@ def table(title: str, rows) -> str:
         cells = []
         for fn in ESTIMATORS.values():
             med, share, _ = summary(errors(rs, fn))
-            cells.append(f"{med:8.1f}% {share:10.0f}%")
+            cells.append(f"{med:8.1f}% {share:10.1f}%")
         lines.append(f"{name:22s} {len(rs):4d} | " + " | ".join(cells))
     return "\n".join(lines)
 

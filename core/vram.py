@@ -13,13 +13,20 @@ them); every term is computed from the architecture (core/catalog.py), never fro
 - activations: per layer and token 12h + 4 q_dim + 4 kv_dim + 8I (SwiGLU) or 4I (GELU) bytes with
   FlashAttention/SDPA; all layers without checkpointing, the layer inputs (2h per token) plus one
   recomputed layer with Hugging Face checkpointing, one layer with unsloth's offloaded checkpointing.
-- logits: the loss over vocabulary x tokens: ~12 B per logit with a bf16 head (bf16 logits, fp32
-  upcast, saved log-softmax, fp32 gradient), 16 B with an fp32 head, a chunk only with fused
-  (unsloth / cut cross-entropy) or chunked losses.
+- logits: the loss over vocabulary x tokens, by loss implementation: ~12 B per logit with HF's fp32
+  upcast (bf16 logits, fp32 upcast, saved log-softmax, fp32 gradient), 16 B with an fp32 head, 8 B for a
+  16-bit loss without upcast (Qwen v1 remote code), 8 B for litgpt's 128-token lm_head chunks (Fabric
+  converts the output to fp32 and each chunk's fp32 log-softmax is saved), a chunk only with unsloth's
+  fused loss, no vocabulary term at all with Cut Cross-Entropy.
+- 4-bit kernels: bitsandbytes' MatMul4Bit holds the input of every quantized linear for backward (a frozen
+  16-bit nn.Linear saves none); torchao's LinearNF4 saves only its weight; fused (unsloth / fms) kernels
+  keep one input copy.
+- DeepSpeed ZeRO-1/2 (fp16/bf16 mixed precision): fp32 master and gradient partitions per trainable
+  parameter, and two reduce buckets of reduce_bucket_size 16-bit elements allocated whole.
 - overhead: the dequantization buffer of one layer and kernel workspaces, the caching allocator's
   slack over live tensors, and the CUDA context that only nvidia-smi sees.
 
-GB = 1e9 bytes throughout. The three constants fitted on measured rows are in `FITTED` with where they
+GB = 1e9 bytes throughout. The three constants fitted (re-fitted after the terms above) on measured rows are in `FITTED` with where they
 came from; see bench/vram_accuracy.py for the split and the accuracy they reach."""
 
 from __future__ import annotations
@@ -38,9 +45,9 @@ Metric = Literal["allocated", "reserved", "nvidia-smi"]
 # Constants fitted on the bench's fitting rows (even positions of the measured rows; see the bench).
 FITTED = {
     # caching-allocator slack as a share of the dynamic (per-step) memory: reserved - allocated
-    "allocator_slack": 0.15,
+    "allocator_slack": 0.10,  # grid 0-0.3 on the fitting rows (was 0.15 before the loss/kernel terms)
     # CUDA context + cuBLAS/cuDNN workspaces, invisible to torch statistics (gpu_poor uses 0.65 GB)
-    "cuda_context_gb": 0.3,
+    "cuda_context_gb": 0.6,  # grid 0.3-1.0 on the fitting rows (was 0.3)
     # unsloth's fused loss: tokens of logits alive at once (its chunk), per micro-batch
     "unsloth_logit_chunk_tokens": 2048,
 }
@@ -77,10 +84,14 @@ class Setup:
     adapter_bytes: int = 4  # LoRA weights/grads dtype (PEFT keeps adapters fp32; litgpt bf16-true: 2)
     double_quant: bool = True
     quant_format: str = "nf4"  # nf4 | gptq
+    quant_kernel: str = "bnb"  # bnb (MatMul4Bit holds its inputs) | torchao (LinearNF4 saves none) | fused (triton)
     quantize_head: bool = False  # torchao/torchtune QLoRA keeps lm_head bf16 too; bnb never quantizes it
     upcast_fp32: bool = False  # PEFT prepare_model_for_kbit_training: non-quantized params to fp32
     train_embeddings: bool = False  # modules_to_save embed_tokens + lm_head (continued pretraining)
-    loss: str = "auto"  # auto | full | chunked | fused
+    loss: str = "auto"  # auto | full | chunked | fused | chunked_head (litgpt) | cce (cut cross-entropy)
+    logits_upcast: bool = True  # HF modeling code casts logits to fp32 before the loss; Qwen v1 remote code does not
+    zero_stage: int = 0  # DeepSpeed ZeRO stage (0: no DeepSpeed); 1/2 add fp32 master + grad partitions + buckets
+    zero_bucket_elems: float = 2e8  # reduce_bucket_size of the DeepSpeed config (HF / Qwen ds_config_zero2.json: 2e8)
     eager_attention: bool = False  # the s^2 attention-score term (no FlashAttention / SDPA)
     activation_offload: bool = False
     optimizer_in_backward: bool = False
@@ -200,7 +211,14 @@ def activation_bytes_per_token_layer(arch: Arch, s: Setup) -> float:
     if s.eager_attention:
         per += 5 * arch.heads * s.seq_len  # attention scores, softmax and dropout mask
     if s.method != "full" and s.bits == 4:
-        per += 2 * arch.hidden  # bnb 4-bit matmul keeps its own bf16 input copy for backward
+        if s.quant_format == "nf4" and s.quant_kernel == "bnb" and not fused_kernels:
+            # bitsandbytes' MatMul4Bit holds the input of every quantized linear (ctx.tensors) even though the
+            # weight is frozen, where a frozen 16-bit nn.Linear saves nothing: the attention input (2h), the
+            # re-laid-out attention output feeding o_proj (2 q_dim), the MLP input (2h, shared by gate/up, or
+            # fc) and the down-projection input (2I); one of the normed inputs was already counted above.
+            per += 2 * arch.hidden + 2 * arch.q_dim + 2 * arch.intermediate
+        elif s.quant_kernel != "torchao":  # torchao's LinearNF4 saves only the NF4 weight
+            per += 2 * arch.hidden  # the 4-bit matmul keeps its own bf16 input copy for backward
     if s.method != "full" and s.lora_dropout > 0:
         widths = arch.lora_input_widths(s.targets)
         if s.fused_qkv:
@@ -218,7 +236,25 @@ def _loss_mode(s: Setup) -> str:
 def logits_bytes(arch: Arch, s: Setup) -> float:
     mode = _loss_mode(s)
     head_fp32 = s.upcast_fp32 and s.method != "full" or s.full_precision == "fp32"
-    per_logit = 16 if head_fp32 else 12
+    if mode == "chunked_head":
+        # litgpt: lm_head runs per 128-token chunk; Fabric's precision plugin (bf16-true and bnb alike) converts
+        # the model output to the default dtype, so every chunk becomes fp32 (4 B) and its cross-entropy saves an
+        # fp32 log-softmax (4 B); both stay alive for every token until backward, while the gradients exist one
+        # chunk at a time. Soft-capping keeps its bf16 tanh output (2 B) as well.
+        per = 8 + (2 if arch.logit_softcap else 0)
+        return per * (2 if head_fp32 else 1) * s.tokens * arch.vocab
+    if mode == "cce":
+        # Cut Cross-Entropy never materialises logits: it keeps the fp32 log-sum-exp per token and writes an
+        # fp32 gradient of the hidden states (vocabulary-independent)
+        return (4 + 4 * arch.hidden) * s.tokens
+    if head_fp32:
+        per_logit = 16
+    elif s.logits_upcast:
+        per_logit = 12  # bf16 logits, fp32 upcast, saved fp32 log-softmax, fp32 gradient
+    else:
+        # no upcast (Qwen v1 remote code): logits kept in the model output (2), saved log-softmax (2), its
+        # gradient from the NLL backward (2) and the gradient of the logits (2)
+        per_logit = 8
     if arch.logit_softcap:
         per_logit += 6  # bf16 tanh input, output and scaled copy kept for backward
     if s.method != "full" and s.targets == "all+head":
@@ -252,6 +288,18 @@ def estimate(arch: Arch, setup: Setup, *, gpu_total_gb: float | None = None, gpu
         grads = (n_train - emb) * pw + emb * (4 if s.upcast_fp32 else 2)
     opt_fn = OPTIMIZER_BYTES.get(s.optimizer, OPTIMIZER_BYTES["adamw_torch"])
     optimizer = n_train * opt_fn(state_width)
+    zero_buckets = 0.0
+    if s.zero_stage in (1, 2):
+        # DeepSpeed ZeRO-1/2 mixed precision: the module runs in 16 bit, the optimizer owns an fp32 master
+        # partition and fp32 Adam states; gradients land in 16-bit partitions and are cast to an fp32 partition
+        # for the step. With contiguous_gradients + overlap_comm two reduce buckets of reduce_bucket_size
+        # 16-bit elements are allocated whole, however few parameters train.
+        work = 2 if s.method != "full" else 0  # full FT: the 16-bit weights are already in `weights`
+        trainable = n_train * (work + 4)
+        grads = n_train * (2 + 4)
+        optimizer = n_train * opt_fn(4)
+        zero_buckets = 2 * s.zero_bucket_elems * 2
+        notes.append(f"DeepSpeed ZeRO-{s.zero_stage}: fp32 master weights and {zero_buckets / GB:.1f} GB of gradient buckets")
     if s.optimizer == "adamw_torch" and not s.fused_optimizer:
         optimizer += n_train * state_width  # foreach AdamW's step temporaries (one parameter-sized list)
     if s.optimizer.startswith("paged"):
@@ -295,7 +343,7 @@ def estimate(arch: Arch, setup: Setup, *, gpu_total_gb: float | None = None, gpu
         grads -= overlap
 
     # overhead: dequantized layer + workspaces; allocator slack; CUDA context
-    overhead = 0.0
+    overhead = zero_buckets
     if s.method != "full" and s.bits < 16:
         overhead += arch.hidden * arch.intermediate * 2 * 2  # one MLP weight dequantized (+ its grad path)
     dynamic = acts + logits + grads

@@ -34,7 +34,11 @@ def test_llama_qlora_hf_components():
     assert b["trainable_gb"] * GB == pytest.approx(LLAMA_LORA_R16_ALL * 4)  # fp32 adapters
     assert b["gradients_gb"] * GB == pytest.approx(LLAMA_LORA_R16_ALL * 4)
     assert b["optimizer_gb"] * GB == pytest.approx(LLAMA_LORA_R16_ALL * 2)  # 8-bit AdamW
-    per_layer = 12 * 4096 + 4 * 4096 + 4 * 1024 + 8 * 14336 + 2 * 4096  # 192,512 B per token
+    # 12h norms + 4 q_dim + 4 kv_dim + 8I SwiGLU, plus what bitsandbytes' MatMul4Bit holds for backward that a
+    # frozen 16-bit linear would not: attention input 2h, o_proj input 2 q_dim, down_proj input 2I
+    # (re-derived when that term replaced the single 2h input copy): 229,376 B per token
+    per_layer = 12 * 4096 + 4 * 4096 + 4 * 1024 + 8 * 14336 + (2 * 4096 + 2 * 4096 + 2 * 14336)
+    assert per_layer == 229_376
     assert b["activations_gb"] * GB == pytest.approx(32 * 2 * 4096 * T + per_layer * T + 2 * 2 * 4096 * T)
     assert b["logits_gb"] * GB == pytest.approx(12 * T * 128256)  # 1.58 GB: the 128k vocabulary
     assert b["overhead_gb"] * GB == pytest.approx(4096 * 14336 * 2 * 2)  # one dequantized MLP weight
@@ -124,3 +128,47 @@ def test_estimate_for_config_contract():
     assert js["total_gb"] == round(est.total_gb, 2)
     # without gpu_total_gb the config's target card (3090 by default) is used
     assert estimate_for_config(cfg).gpu_total_gb == 24.0
+
+
+def test_logits_by_loss_implementation():
+    """Per-logit bytes for each loss path, by hand: HF upcast 12 B, 16-bit loss (Qwen v1) 8 B, litgpt's
+    fp32-converted chunks 8 B, Cut Cross-Entropy no vocabulary term at all."""
+    arch = resolve_arch("meta-llama/Llama-3.1-8B")
+    T, V = 2 * 2048, 128256  # more tokens than unsloth's fused-loss chunk
+    base = Setup(method="lora", bits=16, batch_size=2, seq_len=2048, backend="hf", grad_checkpointing="hf", metric="allocated")
+
+    def logits(**kw):
+        return estimate(arch, Setup(**{**base.__dict__, **kw})).breakdown["logits_gb"] * GB
+
+    assert logits(loss="full") == pytest.approx(12 * T * V)
+    assert logits(loss="full", logits_upcast=False) == pytest.approx(8 * T * V)
+    assert logits(loss="chunked_head") == pytest.approx(8 * T * V)
+    assert logits(loss="cce") == pytest.approx((4 + 4 * 4096) * T)
+    assert logits(loss="cce") < logits(loss="fused") < logits(loss="full")
+
+
+def test_quant_kernels_hold_different_inputs():
+    arch = resolve_arch("meta-llama/Llama-3.1-8B")
+    s = Setup(method="qlora", bits=4, batch_size=1, seq_len=1000, backend="hf", grad_checkpointing="none", metric="allocated")
+
+    def acts(kernel):
+        return estimate(arch, Setup(**{**s.__dict__, "quant_kernel": kernel})).breakdown["activations_gb"] * GB
+
+    T, L = 1000, 32
+    assert acts("bnb") - acts("fused") == pytest.approx(L * T * (2 * 4096 + 2 * 14336))  # 2h + 2q + 2I vs 2h
+    assert acts("fused") - acts("torchao") == pytest.approx(L * T * 2 * 4096)  # torchao saves no input copy
+
+
+def test_deepspeed_zero2_master_copies_and_buckets():
+    """ZeRO-2 fp16 mixed precision on LoRA: 16-bit adapters + fp32 master (6 B), 16-bit + fp32 gradient
+    partitions (6 B), fp32 Adam (8 B), and two 2e8-element fp16 buckets (0.8 GB) whatever the model size."""
+    arch = resolve_arch("meta-llama/Llama-3.1-8B")
+    s = Setup(method="lora", bits=16, lora_r=16, targets="all", optimizer="adamw_torch", backend="hf", metric="allocated",
+              fused_optimizer=True)
+    plain = estimate(arch, s).breakdown
+    ds = estimate(arch, Setup(**{**s.__dict__, "zero_stage": 2})).breakdown
+    n = LLAMA_LORA_R16_ALL
+    assert ds["trainable_gb"] * GB == pytest.approx(n * 6)
+    assert ds["gradients_gb"] * GB == pytest.approx(n * 6)
+    assert ds["optimizer_gb"] * GB == pytest.approx(n * 8)
+    assert (ds["overhead_gb"] - plain["overhead_gb"]) * GB == pytest.approx(2 * 2e8 * 2)
