@@ -280,7 +280,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if not path.startswith("/together/upload/") and fake.api_key is not None:
             if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
-                self._error(401, "Incorrect API key provided.", "invalid_api_key")
+                given = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                # like the real service, quote the key back: callers must redact it before showing it
+                self._error(401, f"Incorrect API key provided: {given}.", "invalid_api_key")
                 return
         try:
             if path.startswith("/openai/v1/"):
