@@ -128,9 +128,9 @@ Results are saved in the run folder as `eval.json`; `tunewiz eval RUN` does the 
         self.hosted = _hosted_info(self.run_dir)
         if self.hosted:
             self._show_key_field()
-            label.update(Text.assemble(("Run ", "bold"), self.run_dir.run_id,
-                                       (f"   {self.hosted['title']}: {self.hosted['tuned'] or 'no fine-tuned model yet'}", ""),
-                                       ("   press e to evaluate through the chat API", "dim")))
+            label.update(Text.assemble(("Run ", "bold"), self.run_dir.run_id, (f"   {self.hosted['title']} ", "bold"),
+                                       self.hosted["tuned"] or "no fine-tuned model yet",
+                                       ("\npress e: both models answer through the chat API", "dim")))
         else:
             label.update(Text.assemble(("Run ", "bold"), self.run_dir.run_id, ("   press e to evaluate", "dim")))
         existing = read_eval(self.run_dir)
@@ -164,10 +164,11 @@ Results are saved in the run folder as `eval.json`; `tunewiz eval RUN` does the 
         import os
 
         env = self.hosted["key_env"]
+        self.add_class("hosted")
         self.query_one("#eval-key-label").display = True
         field = self.query_one("#eval-key", Input)
         field.display = True
-        field.placeholder = f"{env} is set" if os.environ.get(env) else f"or set {env}"
+        field.placeholder = f"{env} set" if os.environ.get(env) else f"or {env}"
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="evaluate")
     def evaluate(self, n: int, regex: str | None, hosted: dict) -> None:
