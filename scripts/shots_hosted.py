@@ -73,4 +73,34 @@ async def hosted_running(out_dir: Path, work_dir: Path) -> None:
     assert state.get("fine_tuned_model")
 
 
-SHOTS = {"hosted-checks": hosted_checks, "hosted-confirm": hosted_confirm, "hosted-finished": hosted_running}
+async def hosted_evaluate(out_dir: Path, work_dir: Path) -> None:
+    """The Evaluate step on a finished hosted run: both models asked through the fake chat API."""
+    from core.hosted import start_hosted_run
+    from core.hosted.api import Backoff
+    from core.project import Project
+
+    _project(work_dir)
+    with FakeProviderServer(api_key=DEMO_KEY) as fake:
+        run = start_hosted_run("openai", work_dir / "train.jsonl", val_file=work_dir / "val.jsonl",
+                               runs_dir=work_dir / "runs", base_url=fake.base_url("openai"), detach=False,
+                               api_key=DEMO_KEY, poll_interval=0.02, tokenizer="approx",
+                               backoff=Backoff(base=0.01, maximum=0.05), hyperparameters={"suffix": "support-bot"})
+        project = Project(work_dir)
+        project.state.train["active_run"] = run.run_id
+        project.save()
+        app = make_app(work_dir, start_step="evaluate")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            app.screen.query_one("#eval-n").value = "8"
+            app.screen.query_one("#eval-key").value = DEMO_KEY
+            await pilot.press("e")
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.3)
+            app.save_screenshot(filename="hosted-evaluate.svg", path=str(out_dir))
+    assert DEMO_KEY not in (out_dir / "hosted-evaluate.svg").read_text()
+    assert (run.path / "eval.json").exists()
+
+
+SHOTS = {"hosted-checks": hosted_checks, "hosted-confirm": hosted_confirm, "hosted-finished": hosted_running,
+         "hosted-evaluate": hosted_evaluate}

@@ -1,15 +1,21 @@
 """Evaluate a finished run on its held-out split (the guide's Evaluation section): loss and perplexity
 of the base and the tuned model, then seeded generation on N held-out prompts scored against the
-reference answers. The result is written to `eval.json` in the run folder.
+reference answers. The result is written to `eval.json` in the run folder. Hosted runs (OpenAI,
+Together) are evaluated through the provider's chat API instead (core.evaluate.hosted): same prompts,
+same metrics, same file, but no loss.
 
 eval.json (version 1):
-  {"version", "run_id", "created", "base_model", "adapter", "device", "seed", "n", "max_new_tokens", "regex",
-   "loss": {"base": {"loss", "perplexity", "tokens", "examples"}, "tuned": {...}},
+  {"version", "run_id", "created", "backend" ("local", "openai", "together"), "base_model", "adapter",
+   "device", "seed", "n", "max_new_tokens", "temperature", "regex",
+   "loss": {"base": {"loss", "perplexity", "tokens", "examples"}, "tuned": {...}}
+           (hosted: {"base": null, "tuned": null, "reason": "not available for hosted models: ..."}),
    "metrics": {"base": {"n", "n_json", "exact_match", "contains", "json_valid"?, "field_match"?, "regex"?},
                "tuned": {...}},
    "samples": [{"index", "messages" (the prompt turns), "prompt" (last user text), "reference",
                 "base", "tuned", "scores": {"base": {...}, "tuned": {...}}}],
-   "ab": {see core.evaluate.ab}}"""
+   "ab": {see core.evaluate.ab},
+   "hosted" (hosted runs only): {"provider", "trained_from", "base_model", "tuned_model",
+                                 "usage": {"base": {"prompt_tokens", "completion_tokens"}, "tuned": {...}}}}"""
 
 from __future__ import annotations
 
@@ -25,6 +31,9 @@ from core.runs import RunDir, write_json_atomic
 
 EVAL_FILE = "eval.json"
 EVAL_VERSION = 1
+LOSS_UNAVAILABLE_SHORT = "not available for hosted models"
+LOSS_UNAVAILABLE = (LOSS_UNAVAILABLE_SHORT + ": a chat API returns text, not the token probabilities "
+                    "that loss and perplexity need")
 
 # progress(stage, done, total): stage is "load", "loss:base", "loss:tuned", "generate:base", "generate:tuned"
 Progress = Callable[[str, int, int], None]
@@ -148,11 +157,22 @@ def _stop_ids(tokenizer, base_model: str) -> list[int]:
 
 def evaluate_run(run: RunDir, *, n: int = 50, regex: str | None = None, seed: int | None = None,
                  max_new_tokens: int | None = None, temperature: float = 0.0, max_loss_examples: int = 500,
-                 device: str | None = None, progress: Progress | None = None, save: bool = True) -> dict[str, Any]:
+                 device: str | None = None, progress: Progress | None = None, save: bool = True,
+                 **hosted: Any) -> dict[str, Any]:
     """Evaluate `run` (see the module docstring for what), write eval.json unless `save` is false, and
-    return the result. `n` prompts are drawn from the validation split with `seed` (default: the run's)."""
+    return the result. `n` prompts are drawn from the validation split with `seed` (default: the run's).
+    A hosted run goes to `core.evaluate.hosted.evaluate_hosted_run`, which takes the `hosted` keywords
+    (api_key, interactive, base_chat_model, backoff, concurrency)."""
     from core.evaluate.loading import load_tuned_model, run_config, validation_examples
+    from core.hosted.follower import hosted_file
 
+    if hosted_file(run).exists():
+        from core.evaluate.hosted import evaluate_hosted_run
+
+        return evaluate_hosted_run(run, n=n, regex=regex, seed=seed, max_new_tokens=max_new_tokens,
+                                   temperature=temperature, progress=progress, save=save, **hosted)
+    if hosted.get("base_chat_model"):
+        raise TunewizError(f"--base-model is only for hosted runs; {run.run_id} was trained locally", exit_code=2)
     if n < 1:
         raise TunewizError("--n must be at least 1")
     pattern = compile_regex(regex)
@@ -175,68 +195,107 @@ def evaluate_run(run: RunDir, *, n: int = 50, regex: str | None = None, seed: in
                                     assistant_only=config.assistant_only_loss,
                                     progress=lambda d, t: report("loss:tuned", d, t))
 
-    usable = [(i, split) for i, ex in enumerate(examples) if (split := split_prompt(ex)) is not None]
-    rng = random.Random(seed)
-    chosen = sorted(rng.sample(usable, min(n, len(usable))), key=lambda pair: pair[0])
-    prompts = [split[0] for _, split in chosen]
-    references = [split[1] for _, split in chosen]
+    chosen = choose_prompts(examples, n, seed)
+    prompts = [prompt for _, prompt, _ in chosen]
+    references = [ref for _, _, ref in chosen]
     if max_new_tokens is None:
         longest = max((len(tokenizer(r, add_special_tokens=False)["input_ids"]) for r in references), default=32)
-        max_new_tokens = min(512, int(longest * 1.5) + 16)
+        max_new_tokens = answer_budget(longest)
     stop_ids = _stop_ids(tokenizer, config.base_model)
     gen = dict(device=device, max_new_tokens=max_new_tokens, stop_ids=stop_ids, seed=seed, temperature=temperature)
     with model.disable_adapter():
         base_answers = generate(model, tokenizer, prompts, progress=lambda d, t: report("generate:base", d, t), **gen)
     tuned_answers = generate(model, tokenizer, prompts, progress=lambda d, t: report("generate:tuned", d, t), **gen)
 
+    result = {
+        "version": EVAL_VERSION,
+        "run_id": run.run_id,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "backend": "local",
+        "base_model": config.base_model,
+        "adapter": str(run.adapter),
+        "device": device,
+        "seed": seed,
+        "max_new_tokens": max_new_tokens,
+        "temperature": temperature,
+        "regex": regex,
+        "loss": loss,
+    }
+    return finish_result(run, result, chosen, base_answers, tuned_answers, pattern, save=save)
+
+
+def answer_budget(longest_reference_tokens: int) -> int:
+    """Answer length cap from the longest reference: half as long again plus a margin, at most 512."""
+    return min(512, int(longest_reference_tokens * 1.5) + 16)
+
+
+def choose_prompts(examples: list[dict[str, Any]], n: int, seed: int) -> list[tuple[int, list[dict[str, str]], str]]:
+    """(index in the split, prompt messages, reference answer) for `n` examples drawn with `seed`, in split
+    order. The same split, n and seed give the same prompts for a local and a hosted evaluation."""
+    usable = [(i, split) for i, ex in enumerate(examples) if (split := split_prompt(ex)) is not None]
+    if not usable:
+        raise TunewizError("the validation split has no conversation ending in an assistant answer to compare with")
+    rng = random.Random(seed)
+    chosen = sorted(rng.sample(usable, min(n, len(usable))), key=lambda pair: pair[0])
+    return [(index, split[0], split[1]) for index, split in chosen]
+
+
+def finish_result(run: RunDir, result: dict[str, Any], chosen, base_answers: list[str], tuned_answers: list[str],
+                  pattern, *, save: bool = True) -> dict[str, Any]:
+    """Score both models' answers, add samples and metrics to `result`, keep the A/B ratings of an earlier
+    evaluation on the same prompts, and write eval.json unless `save` is false."""
     samples = []
-    for (index, _), prompt, ref, base_out, tuned_out in zip(chosen, prompts, references, base_answers, tuned_answers):
+    for (index, prompt, ref), base_out, tuned_out in zip(chosen, base_answers, tuned_answers):
         last_user = next((m["content"] for m in reversed(prompt) if m["role"] == "user"), "")
         samples.append({
             "index": index, "messages": prompt, "prompt": last_user, "reference": ref,
             "base": base_out, "tuned": tuned_out,
             "scores": {"base": score_answer(base_out, ref, pattern), "tuned": score_answer(tuned_out, ref, pattern)},
         })
-    result = {
-        "version": EVAL_VERSION,
-        "run_id": run.run_id,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "base_model": config.base_model,
-        "adapter": str(run.adapter),
-        "device": device,
-        "seed": seed,
-        "n": len(samples),
-        "max_new_tokens": max_new_tokens,
-        "temperature": temperature,
-        "regex": regex,
-        "loss": loss,
-        "metrics": {
-            "base": aggregate([s["scores"]["base"] for s in samples]),
-            "tuned": aggregate([s["scores"]["tuned"] for s in samples]),
-        },
-        "samples": samples,
+    result["n"] = len(samples)
+    result["metrics"] = {
+        "base": aggregate([s["scores"]["base"] for s in samples]),
+        "tuned": aggregate([s["scores"]["tuned"] for s in samples]),
     }
+    result["samples"] = samples
     previous = read_eval(run)
-    if previous and isinstance(previous.get("ab"), dict) and previous.get("seed") == seed and previous.get("n") == len(samples):
+    if (previous and isinstance(previous.get("ab"), dict) and previous.get("seed") == result.get("seed")
+            and previous.get("n") == len(samples)
+            and [s.get("index") for s in previous.get("samples", [])] == [s["index"] for s in samples]):
         result["ab"] = previous["ab"]  # same prompts: keep the person's ratings
     if save:
         write_eval(run, result)
     return result
 
 
+def loss_available(result: dict[str, Any]) -> bool:
+    """True when the result has base and tuned validation loss (not for hosted models)."""
+    loss = result.get("loss") or {}
+    return isinstance(loss.get("base"), dict) and isinstance(loss.get("tuned"), dict)
+
+
 def summary_lines(result: dict[str, Any]) -> list[str]:
     """A short human summary of an eval result (CLI output and the Evaluate step's header)."""
     lines = []
-    loss = result.get("loss", {})
-    if loss:
+    loss = result.get("loss") or {}
+    if loss_available(result):
         b, t = loss["base"], loss["tuned"]
         lines.append(f"val loss        base {b['loss']:.4f}   tuned {t['loss']:.4f}   ({t['loss'] - b['loss']:+.4f})")
         lines.append(f"perplexity      base {b['perplexity']:.2f}   tuned {t['perplexity']:.2f}")
+    elif loss:
+        lines.append(f"val loss        {LOSS_UNAVAILABLE_SHORT}")
+        lines.append(f"perplexity      {LOSS_UNAVAILABLE_SHORT}")
     mb, mt = result.get("metrics", {}).get("base", {}), result.get("metrics", {}).get("tuned", {})
     labels = {"exact_match": "exact match", "contains": "contains", "json_valid": "JSON valid",
               "field_match": "JSON fields", "regex": "regex match"}
     for key, label in labels.items():
         if key in mt:
             lines.append(f"{label:<15} base {mb.get(key, 0):6.1%}   tuned {mt[key]:6.1%}")
-    lines.append(f"({result.get('n', 0)} held-out prompts, seed {result.get('seed')}; loss on {loss.get('tuned', {}).get('examples', 0)} examples)")
+    where = f"seed {result.get('seed')}"
+    if loss_available(result):
+        where += f"; loss on {loss['tuned'].get('examples', 0)} examples"
+    hosted = result.get("hosted") or {}
+    if hosted:
+        where += f"; {hosted.get('base_model')} vs {hosted.get('tuned_model')} via the {hosted.get('provider')} chat API"
+    lines.append(f"({result.get('n', 0)} held-out prompts, {where})")
     return lines

@@ -1,4 +1,5 @@
-"""The two providers behind one small interface: upload a file, create a job, poll it, cancel it.
+"""The two providers behind one small interface: upload a file, create a job, poll it, cancel it, and
+chat with a model (the Evaluate step's side-by-side generation for hosted runs).
 
 The official SDKs (`openai`, `together`) are optional and imported only here, inside functions. Their own
 retries are turned off (max_retries=0): `call_with_backoff` retries rate limits (429), server errors (5xx)
@@ -189,6 +190,31 @@ class HostedAPI:
     def cancel(self, job_id: str) -> str:
         raise NotImplementedError
 
+    def chat(self, model: str, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0,
+             seed: int | None = None) -> Reply:
+        """One chat completion from `model` for `messages` (no retries here: wrap in `call_with_backoff`)."""
+        raise NotImplementedError
+
+
+@dataclass
+class Reply:
+    """One chat completion: the answer text and the tokens the provider billed for it."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+
+
+def _reply(completion: Any) -> Reply:
+    choice = completion.choices[0] if completion.choices else None
+    message = getattr(choice, "message", None)
+    text = (getattr(message, "content", None) or getattr(choice, "text", None) or "") if choice else ""
+    usage = getattr(completion, "usage", None)
+    return Reply(text=text.strip(), prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+                 completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+                 finish_reason=getattr(choice, "finish_reason", None))
+
 
 class OpenAIAPI(HostedAPI):
     provider = get_provider("openai")
@@ -280,6 +306,12 @@ class OpenAIAPI(HostedAPI):
     def cancel(self, job_id):
         return self.client.fine_tuning.jobs.cancel(job_id).status
 
+    def chat(self, model, messages, *, max_tokens, temperature=0.0, seed=None):
+        # max_completion_tokens: max_tokens is deprecated in the chat API and refused by reasoning models
+        return _reply(self.client.chat.completions.create(
+            model=model, messages=messages, max_completion_tokens=max_tokens, temperature=temperature,
+            **({"seed": seed} if seed is not None else {})))
+
 
 class TogetherAPI(HostedAPI):
     provider = get_provider("together")
@@ -367,6 +399,11 @@ class TogetherAPI(HostedAPI):
 
     def cancel(self, job_id):
         return str(self.client.fine_tuning.cancel(job_id).status)
+
+    def chat(self, model, messages, *, max_tokens, temperature=0.0, seed=None):
+        return _reply(self.client.chat.completions.create(
+            model=model, messages=messages, max_tokens=max_tokens, temperature=temperature,
+            **({"seed": seed} if seed is not None else {})))
 
 
 def make_api(provider: str, api_key: str, base_url: str | None = None) -> HostedAPI:

@@ -6,7 +6,13 @@ jobs, events, metrics, checkpoints, cancel), for tests, demos and screenshots. S
 queued, then one training step per tick with a falling loss (an evaluation every `eval_every` steps),
 then success with a fine-tuned model id. `scenario` changes that for new jobs (steps, fail_at, error);
 `inject(method, path_regex, *actions)` makes the next matching requests answer an HTTP status (429, 500,
-503...) or "drop" the connection without a response."""
+503...) or "drop" the connection without a response.
+
+`/chat/completions` (both providers) answers deterministically: a finished job's fine-tuned model replies
+to a prompt it saw in that job's uploaded training or validation file with that file's assistant answer
+(it "learned" the data); base models (the provider defaults, every job's base model, `chat_models`) and
+the tuned model on unseen prompts reply with polite prose that echoes the prompt. `chat_answers`
+(last user text -> answer) overrides the tuned model's replies. An unknown model gets a 404."""
 
 from __future__ import annotations
 
@@ -19,6 +25,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from core.hosted.fake_chat import FakeChat
 
 
 @dataclass
@@ -47,7 +55,7 @@ class FakeJob:
         return round(2.5 * (0.82 ** step) + 0.15, 4)
 
 
-class FakeProviderServer:
+class FakeProviderServer(FakeChat):
     """Threaded fake of both APIs; use as a context manager or call `start()` / `stop()`."""
 
     def __init__(self, api_key: str | None = None, host: str = "127.0.0.1", port: int = 0):
@@ -57,6 +65,9 @@ class FakeProviderServer:
         self.files: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []
         self.faults: list[tuple[str, re.Pattern, Any]] = []
+        self.chat_models: set[str] = {"gpt-4o-mini-2024-07-18", "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"}
+        self.chat_answers: dict[str, str] = {}
+        self.chats: list[dict[str, Any]] = []  # every chat request body, in order
         self.scenario: dict[str, Any] = {"steps": 6, "fail_at": None, "eval_every": 2,
                                          "error": {"code": "invalid_training_file",
                                                    "message": "Training file has 3 examples with no assistant reply."}}
@@ -269,7 +280,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if not path.startswith("/together/upload/") and fake.api_key is not None:
             if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
-                self._error(401, "Incorrect API key provided.", "invalid_api_key")
+                given = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                # like the real service, quote the key back: callers must redact it before showing it
+                self._error(401, f"Incorrect API key provided: {given}.", "invalid_api_key")
                 return
         try:
             if path.startswith("/openai/v1/"):
@@ -300,6 +313,9 @@ class _Handler(BaseHTTPRequestHandler):
             fake.files[fid] = {"filename": name, "bytes": len(raw), "content": raw}
             self._send(200, {"id": fid, "object": "file", "bytes": len(raw), "created_at": int(time.time()),
                              "filename": name, "purpose": "fine-tune", "status": "processed"})
+            return
+        if method == "POST" and path == "/chat/completions":
+            self._send(*fake.chat("openai", json.loads(raw or b"{}")))
             return
         if method == "POST" and path == "/fine_tuning/jobs":
             body = json.loads(raw or b"{}")
@@ -381,6 +397,9 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "POST" and path == "/v1/fine-tunes/estimate-price":
             self._send(200, {"estimation_available": True, "allowed_to_proceed": True,
                              "estimated_total_price": 1.0, "estimated_train_token_count": 1000})
+            return
+        if method == "POST" and path == "/v1/chat/completions":
+            self._send(*fake.chat("together", json.loads(raw or b"{}")))
             return
         if method == "POST" and path == "/v1/fine-tunes":
             body = json.loads(raw or b"{}")

@@ -1,5 +1,6 @@
 """The Evaluate step: base vs tuned numbers on the held-out split, the side-by-side answers, and a
-blind A/B mode with a running tally. The evaluation itself is `core.evaluate.runner.evaluate_run`."""
+blind A/B mode with a running tally. The evaluation itself is `core.evaluate.runner.evaluate_run`; for a
+hosted run it goes through the provider's chat API and the loss rows say they are not available."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class EvalFailed(Message):
 
 
 STAGES = ["load", "loss:base", "loss:tuned", "generate:base", "generate:tuned"]
+HOSTED_STAGES = ["load", "generate:base", "generate:tuned"]
 METRIC_LABELS = {"exact_match": "Exact match", "contains": "Contains reference", "json_valid": "Valid JSON",
                  "field_match": "JSON fields match", "regex": "Regex match"}
 
@@ -50,6 +52,10 @@ Compares the **base** model and your **fine-tuned** model on the held-out valida
   and for JSON references whether the output is valid JSON and which fields match. An optional
   regex adds a custom check.
 - **Blind A/B** (the guide's "Human eval"): both answers in random order; pick the better one.
+
+For a **hosted run** (OpenAI, Together) both models answer through the provider's chat API (the key
+from `OPENAI_API_KEY` / `TOGETHER_API_KEY` or the hidden key field; never saved). Loss and perplexity
+are not available for hosted models: a chat API returns text, not token probabilities.
 
 ## Keys
 - **e** run the evaluation (N prompts and the optional regex come from the fields above the table)
@@ -74,6 +80,7 @@ Results are saved in the run folder as `eval.json`; `tunewiz eval RUN` does the 
         self.result: dict | None = None
         self.session = None
         self.ab_mode = False
+        self.hosted: dict | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static("Evaluate", classes="step-title")
@@ -83,6 +90,8 @@ Results are saved in the run folder as `eval.json`; `tunewiz eval RUN` does the 
             yield Input("20", id="eval-n", type="integer", max_length=5)
             yield Label("Regex")
             yield Input("", id="eval-regex", placeholder="optional, e.g. \\d+")
+            yield Label("API key", id="eval-key-label")
+            yield Input("", id="eval-key", password=True, placeholder="from the environment")
         yield ProgressBar(id="eval-progress", show_eta=False)
         yield Static("", id="eval-stage", classes="muted")
         yield DataTable(id="eval-numbers", cursor_type="none", zebra_stripes=True)
@@ -104,6 +113,8 @@ Results are saved in the run folder as `eval.json`; `tunewiz eval RUN` does the 
 
         self.query_one("#eval-ab").display = False
         self.query_one("#eval-progress").display = False
+        self.query_one("#eval-key-label").display = False
+        self.query_one("#eval-key").display = False
         numbers = self.query_one("#eval-numbers", DataTable)
         numbers.add_columns("Metric", "Base", "Tuned", "Change")
         samples = self.query_one("#eval-samples", DataTable)
@@ -114,7 +125,14 @@ Results are saved in the run folder as `eval.json`; `tunewiz eval RUN` does the 
         if self.run_dir is None:
             label.update(Text("No finished run yet: train one in the Train step (or `tunewiz train`).", style="yellow"))
             return
-        label.update(Text.assemble(("Run ", "bold"), self.run_dir.run_id, ("   press e to evaluate", "dim")))
+        self.hosted = _hosted_info(self.run_dir)
+        if self.hosted:
+            self._show_key_field()
+            label.update(Text.assemble(("Run ", "bold"), self.run_dir.run_id, (f"   {self.hosted['title']} ", "bold"),
+                                       self.hosted["tuned"] or "no fine-tuned model yet",
+                                       ("\npress e: both models answer through the chat API", "dim")))
+        else:
+            label.update(Text.assemble(("Run ", "bold"), self.run_dir.run_id, ("   press e to evaluate", "dim")))
         existing = read_eval(self.run_dir)
         if existing:
             self.show_result(existing)
@@ -131,20 +149,37 @@ Results are saved in the run folder as `eval.json`; `tunewiz eval RUN` does the 
         regex = self.query_one("#eval-regex", Input).value.strip() or None
         bar = self.query_one("#eval-progress", ProgressBar)
         bar.display = True
-        bar.update(total=len(STAGES), progress=0)
-        self.query_one("#eval-stage", Static).update("loading the model…")
-        self.evaluate(n, regex)
+        bar.update(total=len(self._stages()), progress=0)
+        self.query_one("#eval-stage", Static).update(
+            f"asking {self.hosted['title']}…" if self.hosted else "loading the model…")
+        hosted = {}
+        if self.hosted:  # never prompt on the terminal from a worker; the key field or the environment
+            hosted = {"api_key": self.query_one("#eval-key", Input).value.strip() or None, "interactive": False}
+        self.evaluate(n, regex, hosted)
+
+    def _stages(self) -> list[str]:
+        return HOSTED_STAGES if self.hosted else STAGES
+
+    def _show_key_field(self) -> None:
+        import os
+
+        env = self.hosted["key_env"]
+        self.add_class("hosted")
+        self.query_one("#eval-key-label").display = True
+        field = self.query_one("#eval-key", Input)
+        field.display = True
+        field.placeholder = f"{env} set" if os.environ.get(env) else f"or {env}"
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="evaluate")
-    def evaluate(self, n: int, regex: str | None) -> None:
+    def evaluate(self, n: int, regex: str | None, hosted: dict) -> None:
         from core.errors import TunewizError
         from core.evaluate.runner import evaluate_run
 
         try:
             result = evaluate_run(self.run_dir, n=n, regex=regex,
-                                  progress=lambda s, d, t: self.post_message(EvalProgressed(s, d, t)))
+                                  progress=lambda s, d, t: self.post_message(EvalProgressed(s, d, t)), **hosted)
         except TunewizError as exc:
-            self.post_message(EvalFailed(str(exc)))
+            self.post_message(EvalFailed(exc.message + (f" ({exc.hint})" if exc.hint else "")))
             return
         except Exception as exc:  # a bug or a broken model: show it, don't crash the wizard
             self.post_message(EvalFailed(f"{type(exc).__name__}: {exc}"))
@@ -152,7 +187,8 @@ Results are saved in the run folder as `eval.json`; `tunewiz eval RUN` does the 
         self.post_message(EvalFinished(result))
 
     def on_eval_progressed(self, message: EvalProgressed) -> None:
-        stage_index = STAGES.index(message.stage) if message.stage in STAGES else 0
+        stages = self._stages()
+        stage_index = stages.index(message.stage) if message.stage in stages else 0
         fraction = message.done / message.total if message.total else 0
         self.query_one("#eval-progress", ProgressBar).update(progress=stage_index + fraction)
         self.query_one("#eval-stage", Static).update(f"{message.stage}  {message.done}/{message.total}")
@@ -165,19 +201,25 @@ Results are saved in the run folder as `eval.json`; `tunewiz eval RUN` does the 
     def on_eval_finished(self, message: EvalFinished) -> None:
         self.query_one("#eval-progress").display = False
         self.query_one("#eval-stage", Static).update(f"saved {self.run_dir.path / 'eval.json'}")
+        self.query_one("#eval-key", Input).value = ""
         self.show_result(message.result)
         self.app.project.state.evaluate.update({"run_id": self.run_dir.run_id, "eval_file": str(self.run_dir.path / "eval.json")})
         self.app.tick("evaluated", f"eval.json for {self.run_dir.run_id}: {message.result['n']} prompts")
 
     def show_result(self, result: dict) -> None:
         from core.evaluate.ab import load_session
+        from core.evaluate.runner import LOSS_UNAVAILABLE_SHORT, loss_available
 
         self.result = result
         self.session = load_session(result)
         numbers = self.query_one("#eval-numbers", DataTable)
         numbers.clear()
-        loss = result.get("loss", {})
-        if loss:
+        loss = result.get("loss") or {}
+        if not loss_available(result) and loss:
+            na = Text(LOSS_UNAVAILABLE_SHORT, style="dim")
+            numbers.add_row("Validation loss", na, Text("—", style="dim"), Text("", style="dim"))
+            numbers.add_row("Perplexity", na, Text("—", style="dim"), Text("", style="dim"))
+        elif loss:
             b, t = loss["base"], loss["tuned"]
             numbers.add_row("Validation loss", f"{b['loss']:.4f}", f"{t['loss']:.4f}", _delta(t["loss"] - b["loss"], lower_better=True))
             numbers.add_row("Perplexity", f"{b['perplexity']:.2f}", f"{t['perplexity']:.2f}",
@@ -268,6 +310,19 @@ Results are saved in the run folder as `eval.json`; `tunewiz eval RUN` does the 
         self.query_one("#ab-prompt", Static).update(prompt)
         self.query_one("#ab-a", Static).update(Text.assemble(("A\n", "bold"), _printable(pair["a"] or "(empty)")))
         self.query_one("#ab-b", Static).update(Text.assemble(("B\n", "bold"), _printable(pair["b"] or "(empty)")))
+
+
+def _hosted_info(run) -> dict | None:
+    """{title, key_env, tuned} for a hosted run's folder, None for a local run."""
+    from core.evaluate.hosted import tuned_model_id
+    from core.hosted.follower import read_hosted
+    from core.hosted.providers import PROVIDERS
+
+    settings = read_hosted(run)
+    prov = PROVIDERS.get(str(settings.get("provider"))) if settings else None
+    if prov is None:
+        return None
+    return {"title": prov.title, "key_env": prov.key_env, "tuned": tuned_model_id(run)}
 
 
 def _printable(text: str) -> str:
