@@ -75,7 +75,7 @@ def _duplicates(scans: list[Scan], files: list[str], order, cap: int) -> tuple[l
     import numpy as np
 
     def cat(name):
-        return np.frombuffer(b"".join(getattr(s, name) for s in scans), dtype=np.uint64)
+        return np.frombuffer(b"".join(getattr(s, name) for s in scans), dtype=np.int64)
 
     n = len(order)
     lines = np.concatenate([np.frombuffer(s.lines, dtype=np.int64) for s in scans]) if scans else np.zeros(0, np.int64)

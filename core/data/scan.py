@@ -5,9 +5,11 @@ picklable so that byte ranges of a large JSONL file can be scanned in worker pro
 Every example has an order key `file_index << 40 | record_index` (for JSONL the record index is the line
 number); issues are kept as `(order, phase, issue)` with phase 0 = reading/validation, 1 = duplicates
 (added at merge), 2 = secrets, 3 = too long, which is the order a serial check adds them in.
-Duplicate detection needs every example, so a scan only records four 8-byte blake2b fingerprints per valid
-example (whole conversation, its near-duplicate text, the prompt, the answer); `merge` finds the
-duplicates with numpy."""
+Duplicate detection needs every example, so a scan only records four 8-byte fingerprints per valid
+example: blake2b-64 of the whole conversation, and Python's `hash()` (SipHash, 64-bit) of its
+near-duplicate text, of the prompt and of the answer; `merge` finds the duplicates with numpy. `hash()` is
+salted per interpreter, so scans are only merged within one process or with forked workers (which
+share the salt); `core.data.parallel` forks for that reason."""
 
 from __future__ import annotations
 
@@ -51,20 +53,24 @@ def _encode(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def _ascii_may_be_sensitive(wb: bytes) -> bool:
-    """False only when no pattern of `core.data.secrets` can match this ASCII text (a cheap necessary test)."""
+def _ascii_sensitive_level(wb: bytes) -> int:
+    """What `core.data.secrets` could match in this ASCII text: 0 nothing, 1 at most a phone number (the
+    text has 8+ digits), 2 anything. A necessary test built from one-byte searches (memchr) first."""
     if b"@" in wb:
-        return True
+        return 2
     if b"-" in wb and (b"sk-" in wb or b"xox" in wb or b"-----BEGIN" in wb):
-        return True
+        return 2
     if b"_" in wb and (b"gh" in wb or b"github_pat_" in wb or b"hf_" in wb or b"k_live_" in wb):
-        return True
-    if b"AKIA" in wb or b"ASIA" in wb or b"AIza" in wb or b"eyJ" in wb or b"Bearer" in wb:
-        return True
-    low = wb.lower()
-    if b"passw" in low or b"pwd" in low:
-        return True
-    return len(wb) - len(wb.translate(None, _DIGITS)) >= 8
+        return 2
+    if b"A" in wb and (b"AKIA" in wb or b"ASIA" in wb or b"AIza" in wb):
+        return 2
+    if (b"J" in wb and b"eyJ" in wb) or (b"B" in wb and b"Bearer" in wb):
+        return 2
+    if b"w" in wb or b"W" in wb:
+        low = wb.lower()
+        if b"pwd" in low or b"passw" in low:
+            return 2
+    return 1 if len(wb) - len(wb.translate(None, _DIGITS)) >= 8 else 0
 
 
 def fast_messages(msgs) -> list | None:
@@ -112,9 +118,9 @@ class Scan:
         self.order = array("q")
         self.lines = array("q")
         self.efp = bytearray()
-        self.nfp = bytearray()
-        self.pfp = bytearray()
-        self.afp = bytearray()
+        self.nfp = array("q")
+        self.pfp = array("q")
+        self.afp = array("q")
         self.has_prompt = bytearray()
         # tokens
         self.ex_tokens = array("q")
@@ -208,9 +214,9 @@ class Scan:
         self.efp += blake2b(wb, digest_size=8).digest()
         ascii_text = whole.isascii()
         if ascii_text:
-            self.nfp += blake2b(b" ".join(wb.translate(_NEAR_TABLE).split()), digest_size=8).digest()
+            self.nfp.append(hash(b" ".join(wb.translate(_NEAR_TABLE).split())))
         else:
-            self.nfp += blake2b(_encode(near_text(whole)), digest_size=8).digest()
+            self.nfp.append(hash(_encode(near_text(whole))))
         system = user = None
         last = -1
         total = 0
@@ -223,9 +229,9 @@ class Scan:
             total += n + 4
             if role == "assistant":
                 last = i
+                self.replies += 1
                 if approx:
                     reply_tokens.append(n)
-                self.replies += 1
                 if content.lstrip()[:1] in _JSON_OPEN and _is_json(content.strip()):
                     self.json_replies += 1
                 else:
@@ -238,12 +244,12 @@ class Scan:
             elif role == "system" and system is None:
                 system = content
         if last > 0:
-            self.pfp += blake2b(_encode("\x1e".join(parts[:last])), digest_size=8).digest()
-            self.afp += blake2b(_encode(turns[last]["content"].strip()), digest_size=8).digest()
+            self.pfp.append(hash("\x1e".join(parts[:last])))
+            self.afp.append(hash(turns[last]["content"].strip()))
             self.has_prompt.append(1)
         else:
-            self.pfp += b"\0" * 8
-            self.afp += b"\0" * 8
+            self.pfp.append(0)
+            self.afp.append(0)
             self.has_prompt.append(0)
         if system is not None:
             self.with_system += 1
@@ -259,10 +265,13 @@ class Scan:
             if k is None:
                 k = ids[key] = len(ids)
             self.opening_seq.append(k)
-        if ascii_text and not _ascii_may_be_sensitive(wb):
-            pass
-        elif ascii_text or find_sensitive(whole):
-            self._secrets(fidx, order, line, turns)
+        if not ascii_text:
+            if find_sensitive(whole):
+                self._secrets(fidx, order, line, turns, 2)
+        else:
+            level = _ascii_sensitive_level(wb)
+            if level:
+                self._secrets(fidx, order, line, turns, level)
         if approx:
             self.ex_tokens.append(total)
             if total > self.max_seq_len:
@@ -272,10 +281,17 @@ class Scan:
             if len(self._pending) >= 256:
                 self.flush_tokens()
 
-    def _secrets(self, fidx: int, order: int, line: int, turns: list[dict]) -> None:
+    def _secrets(self, fidx: int, order: int, line: int, turns: list[dict], level: int) -> None:
+        """Secret/personal-data issues per turn; `level` 1: the whole conversation can hold at most a phone
+        number, so only turns with 8+ digits are searched."""
         file = self.files[fidx]
         for t in turns:
-            for kind, masked in find_sensitive(t["content"]):
+            content = t["content"]
+            if content.isascii():
+                cb = content.encode()
+                if (len(cb) - len(cb.translate(None, _DIGITS)) < 8) if level == 1 else not _ascii_sensitive_level(cb):
+                    continue
+            for kind, masked in find_sensitive(content):
                 self.sensitive[kind] += 1
                 if len(self.sensitive_lines) < MAX_LINES:
                     self.sensitive_lines.append(line)
