@@ -14,6 +14,7 @@ share the salt); `core.data.parallel` forks for that reason."""
 from __future__ import annotations
 
 import json
+import sys
 from array import array
 from collections import Counter
 from hashlib import blake2b
@@ -40,8 +41,16 @@ _JSON_OPEN = ("{", "[")
 # Near-duplicate text of ASCII input in one C call: letters lowercased, digits kept, everything else a space.
 _NEAR_TABLE = bytes(c + 32 if 65 <= c <= 90 else c if (97 <= c <= 122 or 48 <= c <= 57) else 32 for c in range(256))
 _DIGITS = b"0123456789"
-_decode_json = json.JSONDecoder().decode
 _JSONDecodeError = json.JSONDecodeError
+try:  # optional: about 4x faster parsing; every line it refuses is read again with `json` for the message
+    from orjson import loads as _orjson_loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson_loads = None
+# `json` gives up on nesting near the recursion limit, which depends on how deep the caller's stack is, and
+# orjson does not: lines that could nest that deep (this many brackets) are parsed by `json` with exactly
+# _MAX_NESTING levels available, so the verdict is the same in every caller and worker.
+_DEEP = 400
+_MAX_NESTING = 980
 
 
 def fingerprint(data: bytes) -> bytes:
@@ -110,6 +119,7 @@ class Scan:
         self.max_seq_len = max_seq_len
         self.cap = cap
         self.counter = counter if counter is not None and counter.exact else None
+        self.use_orjson = _orjson_loads is not None
         self.issues: list[tuple[int, int, Issue]] = []
         self.kept_n: dict[str, int] = {}
         self.dropped: Counter[str] = Counter()
@@ -329,6 +339,8 @@ class Scan:
         next_report = start + _PROGRESS_STEP
         rest = b""
         record = self.record
+        loads = json.loads
+        fast_loads = _orjson_loads if self.use_orjson else None
         with open(name, "rb") as fh:
             fh.seek(start)
             pos = start
@@ -356,6 +368,18 @@ class Scan:
                         raw = raw[3:]
                         lstart += 3
                         pre.append(Issue(1, "", "byte_order_mark", "the file starts with a UTF-8 byte-order mark", name))
+                    if fast_loads is not None and not raw.startswith(_BOM) and (
+                            len(raw) < 2 * _DEEP or raw.count(b"[") + raw.count(b"{") < _DEEP):
+                        try:
+                            obj = fast_loads(raw)
+                        except ValueError:
+                            pass
+                        else:
+                            if obj is None:
+                                self.unreadable(order, pre)
+                            else:
+                                record(fidx, order, line_no, obj, pre, file_fmt)
+                            continue
                     try:
                         text = raw.decode("utf-8")
                     except UnicodeDecodeError as exc:
@@ -369,7 +393,7 @@ class Scan:
                         self.unreadable(order, pre)
                         continue
                     try:
-                        obj = _decode_json(text)
+                        obj = loads(text) if len(raw) < 2 * _DEEP else _loads_bounded(text, raw)
                     except _JSONDecodeError as exc:
                         pre.append(Issue(line_no, "", "invalid_json",
                                          f"invalid JSON at column {exc.colno}: {exc.msg}{_near(text, exc.pos)}", name))
@@ -389,6 +413,22 @@ class Scan:
                 if final:
                     break
         return line_no - first_line + 1
+
+
+def _loads_bounded(text: str, raw: bytes):
+    """json.loads with exactly _MAX_NESTING levels of stack, whatever the caller's depth."""
+    if raw.count(b"[") + raw.count(b"{") < _DEEP:
+        return json.loads(text)
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + _MAX_NESTING)
+    try:
+        return json.loads(text)
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def _near(text: str, pos: int) -> str:
