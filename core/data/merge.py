@@ -12,7 +12,8 @@ from pathlib import Path
 from core.data.codes import Issue
 from core.data.quality import QualityStats, file_role
 from core.data.report import IssueLog
-from core.data.scan import MAX_DISTINCT, MAX_LINES, ORDER_SHIFT, Scan, fingerprint
+from core.data import scan as scan_module
+from core.data.scan import MAX_LINES, ORDER_SHIFT, Scan, fingerprint
 
 
 def merge_scans(scans: list[Scan], files: list[str], log: IssueLog) -> tuple[QualityStats, array, array, dict]:
@@ -151,7 +152,7 @@ def _merge_systems(stats: QualityStats, scans: list[Scan]) -> None:
     by_fp: dict[bytes, str] | None = None
     for s in scans:
         for text, count in s.systems.items():
-            if len(merged) < MAX_DISTINCT or text in merged:
+            if len(merged) < scan_module.MAX_DISTINCT or text in merged:
                 merged[text] += count
         if s.systems_overflow:
             if by_fp is None or len(by_fp) != len(merged):
@@ -166,16 +167,16 @@ def _merge_openings(stats: QualityStats, scans: list[Scan]) -> None:
     sequence of openings until that point (in bulk while it cannot be reached)."""
     merged = stats.openings
     for s in scans:
-        if len(merged) >= MAX_DISTINCT:
+        if len(merged) >= scan_module.MAX_DISTINCT:
             break
         keys = list(s.opening_ids)
         new = sum(1 for k in keys if k not in merged)
-        if len(merged) + new < MAX_DISTINCT:
+        if len(merged) + new < scan_module.MAX_DISTINCT:
             counts = Counter(s.opening_seq)
             for k_id, key in enumerate(keys):
                 merged[key] += counts[k_id]
             continue
         for k_id in s.opening_seq:
-            if len(merged) >= MAX_DISTINCT:
+            if len(merged) >= scan_module.MAX_DISTINCT:
                 break
             merged[keys[k_id]] += 1
