@@ -77,6 +77,7 @@ def test_parallel_report_is_identical_to_serial(tmp_path, monkeypatch, workers, 
         return out
 
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "can_fork", lambda: True)  # other tests may leave idle threads behind
     monkeypatch.setattr("core.data.check.scan_jsonl_parallel", spy)
     par = check_dataset(path, workers=workers, issue_cap=cap).to_json()
     assert ranges and ranges[0] is not None and len(ranges[0]) == workers  # the parallel path really ran

@@ -16,6 +16,11 @@ PARALLEL_MIN_BYTES = 16 << 20
 _shared_progress = None
 
 
+def can_fork() -> bool:
+    """Forking is safe only where `fork` exists and this process runs a single thread."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
 def usable_cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -32,7 +37,7 @@ def scan_jsonl_parallel(files: list[str], fidx: int, fmt: str, forced: str, max_
     n = min(usable_cpus(), 8) if workers is None else workers
     if n < 2 or size < PARALLEL_MIN_BYTES or size < n:
         return None
-    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() != 1:
+    if not can_fork():
         return None
     starts, first_lines = _ranges(path, size, n)
     if len(starts) < 2:
