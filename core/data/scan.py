@@ -21,7 +21,7 @@ from hashlib import blake2b
 from pathlib import Path
 
 from core.data.codes import ERROR, Issue, severity
-from core.data.formats import detect_format, normalize
+from core.data.formats import _TOP_KEYS, detect_format, normalize
 from core.data.quality import near_text
 from core.data.secrets import find_sensitive, is_secret
 from core.data.validate import check_conversation
@@ -33,7 +33,7 @@ RECORD_CODES = ("invalid_json", "invalid_utf8", "csv_malformed")
 _BLOCK = 4 << 20
 _PROGRESS_STEP = 1 << 20
 _BOM = b"\xef\xbb\xbf"
-_TOP_MESSAGES_KEYS = frozenset({"messages", "tools", "functions", "parallel_tool_calls", "id", "metadata"})
+_TOP_MESSAGES_KEYS = frozenset(_TOP_KEYS["messages"])
 _ROLE_CONTENT = frozenset({"role", "content"})
 _EXPECT = ("user", "assistant")
 _PREFIX = {r: r + "\x1f" for r in ("system", "user", "assistant", "tool")}
@@ -168,12 +168,13 @@ class Scan:
         """One decoded record (obj not None: a JSON null is skipped silently, as before)."""
         self.examples += 1
         forced = self.forced
-        if type(obj) is dict and file_fmt == "messages" and (forced != "auto" or "messages" in obj) \
-                and obj.keys() <= _TOP_MESSAGES_KEYS:
+        if type(obj) is dict and file_fmt == "messages" and "messages" in obj:
             turns = fast_messages(obj["messages"])
             if turns is not None:
                 for issue in pre:
                     self.issue(order, 0, issue)
+                if not obj.keys() <= _TOP_MESSAGES_KEYS:
+                    self._unknown_keys(fidx, order, line, obj)
                 self.example(fidx, order, line, turns)
                 return
         file = self.files[fidx]
@@ -205,6 +206,18 @@ class Scan:
             has_error = has_error or severity(issue.code) == ERROR
         if turns is not None and not has_error:
             self.example(fidx, order, line, turns)
+
+    def _unknown_keys(self, fidx: int, order: int, line: int, obj: dict) -> None:
+        """The unknown-key warnings `normalize` gives a messages record, built only while under the cap."""
+        for key in obj:
+            if key not in _TOP_MESSAGES_KEYS:
+                n = self.kept_n.get("unknown_key", 0)
+                if n < self.cap:
+                    self.kept_n["unknown_key"] = n + 1
+                    self.issues.append((order, 0, Issue(line, str(key), "unknown_key",
+                                                        f"unknown key {key!r} for the messages format", self.files[fidx])))
+                else:
+                    self.dropped["unknown_key"] += 1
 
     def unreadable(self, order: int, issues: list[Issue]) -> None:
         """A record that could not be decoded (or a blank line): counted when it is a record-level error."""
