@@ -21,7 +21,9 @@ def merge_scans(scans: list[Scan], files: list[str], log: IssueLog) -> tuple[Qua
     quality counters, token arrays and the over-length totals."""
     import numpy as np
 
-    order = np.concatenate([np.frombuffer(s.order, dtype=np.int64) for s in scans]) if scans else np.zeros(0, np.int64)
+    if not scans:
+        scans = [Scan(files)]
+    order = np.concatenate([np.frombuffer(s.order, dtype=np.int64) for s in scans])
     dup_issues, quality = _duplicates(scans, files, order, log.cap)
     for s in scans:
         s.issues.sort(key=_key)
@@ -61,13 +63,23 @@ def _key(item):
 
 
 def _first_of(values):
-    """For each position, the position of the first equal value (numpy, O(n log n))."""
+    """For each position, the position of the first equal value (a stable argsort: O(n log n), three
+    n-sized temporaries)."""
     import numpy as np
 
-    if len(values) == 0:
+    n = len(values)
+    if n == 0:
         return np.zeros(0, dtype=np.int64)
-    _, first_idx, inverse = np.unique(values, return_index=True, return_inverse=True)
-    return first_idx[inverse.reshape(-1)]
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.empty(n, dtype=bool)
+    starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    del ordered
+    group_first = order[np.flatnonzero(starts)]
+    first = np.empty(n, dtype=np.int64)
+    first[order] = group_first[np.cumsum(starts) - 1]
+    return first
 
 
 def _duplicates(scans: list[Scan], files: list[str], order, cap: int) -> tuple[list, dict]:
@@ -76,10 +88,16 @@ def _duplicates(scans: list[Scan], files: list[str], order, cap: int) -> tuple[l
     import numpy as np
 
     def cat(name):
-        return np.frombuffer(b"".join(getattr(s, name) for s in scans), dtype=np.int64)
+        """One array of every scan's `name` buffer; the scans' own copies are released."""
+        parts = [getattr(s, name) for s in scans]
+        for s in scans:
+            setattr(s, name, None)
+        if len(parts) == 1:
+            return np.frombuffer(parts[0], dtype=np.int64)
+        return np.frombuffer(b"".join(parts), dtype=np.int64)
 
     n = len(order)
-    lines = np.concatenate([np.frombuffer(s.lines, dtype=np.int64) for s in scans]) if scans else np.zeros(0, np.int64)
+    lines = cat("lines")
     efp, nfp, pfp, afp = cat("efp"), cat("nfp"), cat("pfp"), cat("afp")
     has_prompt = np.frombuffer(b"".join(s.has_prompt for s in scans), dtype=np.uint8).astype(bool)
     idx = np.arange(n)
