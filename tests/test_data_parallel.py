@@ -123,3 +123,14 @@ def test_orjson_and_json_parse_to_the_same_report(tmp_path, monkeypatch):
     monkeypatch.setattr(scan, "_orjson_loads", None)
     monkeypatch.setattr(scan.Scan, "use_orjson", False, raising=False)
     assert check_dataset(path, workers=1).to_json() == with_orjson
+
+
+def test_invalid_utf8_offset_is_within_its_own_file_in_a_folder(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    first = json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})
+    (folder / "a.jsonl").write_text(first + "\n" + first + "\n", encoding="utf-8")
+    (folder / "b.jsonl").write_bytes((first + "\n").encode() + b'{"text": "caf\xe9"}\n')
+    issue = next(i for i in check_dataset(folder).issues if i.code == "invalid_utf8")
+    assert issue.file.endswith("b.jsonl") and issue.line == 2
+    assert f"offset {len(first) + 1 + 13} in the file" in issue.message
