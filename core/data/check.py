@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from core.data.codes import ERROR, Issue
+from core.data.codes import Issue
 from core.data.formats import FORMATS, detect_format, majority_format, normalize
 from core.data.merge import merge_scans
 from core.data.parallel import scan_jsonl_parallel
@@ -20,6 +20,7 @@ from core.data.validate import check_conversation
 from core.errors import TunewizError
 
 _DETECT_WINDOW = 200
+_READERS = {".jsonl": _iter_jsonl, ".json": _iter_json, ".csv": _iter_csv, ".parquet": _iter_parquet}
 
 
 def _scan_source(source, files: list[str], format: str, counter: TokenCounter, max_seq_len: int, cap: int,
@@ -58,7 +59,7 @@ def _scan_source(source, files: list[str], format: str, counter: TokenCounter, m
             else:
                 serial().jsonl(fidx, 0, size, 1, fmt, progress, done, total)
         else:
-            reader = {".jsonl": _iter_jsonl, ".json": _iter_json, ".csv": _iter_csv, ".parquet": _iter_parquet}[f.suffix.lower()]
+            reader = _READERS[f.suffix.lower()]
             _scan_records(serial(), fidx, reader(f, done, total, progress), format, formats_by_file)
         done += size
     if progress:

@@ -192,7 +192,8 @@ class Scan:
                     issues.append(Issue(line, "", "unknown_format", f"record has {keys}; no known format", file))
                     ok = False
                 elif file_fmt is not None and found != file_fmt:
-                    issues.append(Issue(line, "", "mixed_formats", f"record is {found} but this file is {file_fmt}", file))
+                    issues.append(Issue(line, "", "mixed_formats", f"record is {found} but this file is {file_fmt}",
+                                        file))
                     ok = False
                 fmt = found
             if ok:
@@ -214,8 +215,8 @@ class Scan:
                 n = self.kept_n.get("unknown_key", 0)
                 if n < self.cap:
                     self.kept_n["unknown_key"] = n + 1
-                    self.issues.append((order, 0, Issue(line, str(key), "unknown_key",
-                                                        f"unknown key {key!r} for the messages format", self.files[fidx])))
+                    message = f"unknown key {key!r} for the messages format"
+                    self.issues.append((order, 0, Issue(line, str(key), "unknown_key", message, self.files[fidx])))
                 else:
                     self.dropped["unknown_key"] += 1
 
@@ -319,7 +320,8 @@ class Scan:
                 if len(self.sensitive_lines) < MAX_LINES:
                     self.sensitive_lines.append(line)
                 code = "secret" if is_secret(kind) else "personal_data"
-                self.issue(order, 2, Issue(line, "", code, f"{kind.replace('_', ' ')} in a {t['role']} turn ({masked})", file))
+                message = f"{kind.replace('_', ' ')} in a {t['role']} turn ({masked})"
+                self.issue(order, 2, Issue(line, "", code, message, file))
 
     def _too_long(self, fidx: int, order: int, line: int, total: int) -> None:
         self.over_count += 1
@@ -380,7 +382,8 @@ class Scan:
                     if line_no == 1 and raw.startswith(_BOM):
                         raw = raw[3:]
                         lstart += 3
-                        pre.append(Issue(1, "", "byte_order_mark", "the file starts with a UTF-8 byte-order mark", name))
+                        pre.append(Issue(1, "", "byte_order_mark", "the file starts with a UTF-8 byte-order mark",
+                                         name))
                     if fast_loads is not None and not raw.startswith(_BOM) and (
                             len(raw) < 2 * _DEEP or raw.count(b"[") + raw.count(b"{") < _DEEP):
                         try:
