@@ -14,6 +14,7 @@ share the salt); `core.data.parallel` forks for that reason."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from array import array
 from collections import Counter
@@ -40,6 +41,7 @@ _PREFIX = {r: r + "\x1f" for r in ("system", "user", "assistant", "tool")}
 _JSON_OPEN = ("{", "[")
 # Near-duplicate text of ASCII input in one C call: letters lowercased, digits kept, everything else a space.
 _NEAR_TABLE = bytes(c + 32 if 65 <= c <= 90 else c if (97 <= c <= 122 or 48 <= c <= 57) else 32 for c in range(256))
+_SPACE_RUNS = re.compile(rb"  +")
 _DIGITS = b"0123456789"
 _JSONDecodeError = json.JSONDecodeError
 try:  # optional: about 4x faster parsing; every line it refuses is read again with `json` for the message
@@ -238,7 +240,8 @@ class Scan:
         self.efp += blake2b(wb, digest_size=8).digest()
         ascii_text = whole.isascii()
         if ascii_text:
-            self.nfp.append(hash(b" ".join(wb.translate(_NEAR_TABLE).split())))
+            # == b" ".join(...split()): only letters, digits and spaces are left to collapse
+            self.nfp.append(hash(_SPACE_RUNS.sub(b" ", wb.translate(_NEAR_TABLE)).strip()))
         else:
             self.nfp.append(hash(_encode(near_text(whole))))
         system = user = None
