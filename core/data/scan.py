@@ -56,7 +56,7 @@ _MAX_NESTING = 980
 
 
 def fingerprint(data: bytes) -> bytes:
-    """The 8-byte blake2b digest used for every duplicate comparison."""
+    """An 8-byte blake2b digest (exact duplicates; system prompts turned away by a full counter)."""
     return blake2b(data, digest_size=8).digest()
 
 
