@@ -3,22 +3,84 @@ quality statistics. The CLI (`tunewiz check`) and the wizard's Data step both ca
 
 from __future__ import annotations
 
-from array import array
-from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
-from core.data.codes import ERROR, Issue
+from core.data.codes import Issue
 from core.data.formats import FORMATS, detect_format, majority_format, normalize
-from core.data.quality import QualityStats, quantity_verdict
-from core.data.reader import ProgressFn, Record, iter_records, open_source
+from core.data.merge import merge_scans
+from core.data.parallel import scan_jsonl_parallel
+from core.data.quality import quantity_verdict
+from core.data.reader import (ProgressFn, Record, _iter_csv, _iter_json, _iter_jsonl, _iter_parquet, iter_records,
+                              open_source)
 from core.data.report import CheckReport, IssueLog, token_stats
+from core.data.scan import ORDER_SHIFT, Scan, jsonl_window_format
 from core.data.tokens import TokenCounter
 from core.data.validate import check_conversation
 from core.errors import TunewizError
 
 _DETECT_WINDOW = 200
-_RECORD_CODES = ("invalid_json", "invalid_utf8", "csv_malformed")
+_READERS = {".jsonl": _iter_jsonl, ".json": _iter_json, ".csv": _iter_csv, ".parquet": _iter_parquet}
+
+
+def _scan_source(source, files: list[str], format: str, counter: TokenCounter, max_seq_len: int, cap: int,
+                 progress: ProgressFn | None, formats_by_file: dict, workers: int | None) -> list[Scan]:
+    """Scan every file in order: JSONL with the fast block reader (in parallel byte ranges when large),
+    other types through `iter_records`. Returns the scans in record order."""
+    scans: list[Scan] = []
+    current: Scan | None = None
+
+    def serial() -> Scan:
+        nonlocal current
+        if current is None:
+            current = Scan(files, forced=format, max_seq_len=max_seq_len, cap=cap, counter=counter)
+            scans.append(current)
+        return current
+
+    if source.hub_id:
+        _scan_records(serial(), 0, iter_records(source, progress), format, formats_by_file)
+        return _flushed(scans)
+    total = source.total_bytes
+    done = 0
+    for fidx, f in enumerate(source.files):
+        size = f.stat().st_size
+        if size == 0:
+            continue
+        fmt = None
+        if f.suffix.lower() == ".jsonl":
+            fmt = format if format != "auto" else jsonl_window_format(f, _DETECT_WINDOW)
+        if fmt is not None:
+            formats_by_file[files[fidx]] = fmt
+            ranges = None if counter.exact else scan_jsonl_parallel(files, fidx, fmt, format, max_seq_len, cap,
+                                                                     workers, progress, done, total)
+            if ranges is not None:
+                scans.extend(ranges)
+                current = None
+            else:
+                serial().jsonl(fidx, 0, size, 1, fmt, progress, done, total)
+        else:
+            reader = _READERS[f.suffix.lower()]
+            _scan_records(serial(), fidx, reader(f, done, total, progress), format, formats_by_file)
+        done += size
+    if progress:
+        progress(total, total)
+    return _flushed(scans)
+
+
+def _flushed(scans: list[Scan]) -> list[Scan]:
+    for s in scans:
+        if s.counter is not None:
+            s.flush_tokens()
+    return scans
+
+
+def _scan_records(scan: Scan, fidx: int, records: Iterator[Record], format: str, formats_by_file: dict) -> None:
+    base = fidx << ORDER_SHIFT
+    for rec_idx, (rec, file_fmt) in enumerate(_with_file_format(records, format, formats_by_file), start=1):
+        if rec.obj is None:
+            scan.unreadable(base | rec_idx, rec.issues)
+        else:
+            scan.record(fidx, base | rec_idx, rec.line, rec.obj, rec.issues, file_fmt)
 
 
 def iter_examples(path: str | Path, *, format: str = "auto", progress: ProgressFn | None = None,
@@ -101,50 +163,25 @@ def _with_file_format(records: Iterator[Record], forced: str, out: dict | None):
 
 
 def check_dataset(path: str | Path, *, format: str = "auto", tokenizer: str | None = None, max_seq_len: int = 2048,
-                  progress: ProgressFn | None = None, issue_cap: int = 1000) -> CheckReport:
+                  progress: ProgressFn | None = None, issue_cap: int = 1000, workers: int | None = None) -> CheckReport:
     """Check a dataset (file, folder or hub id) and return a `CheckReport`.
 
     Raises TunewizError (exit 2) when the input cannot be read at all: missing, unsupported type, empty,
     or holding no records. Everything else is an issue in the report (all of them are counted; at most
-    `issue_cap` per code are kept with their details)."""
+    `issue_cap` per code are kept with their details). A large JSONL file is scanned by `workers` processes
+    (default: the usable CPU cores) over byte ranges when no exact tokenizer is used; the report is
+    identical to a single-process scan."""
     counter = TokenCounter(tokenizer)
     source = open_source(path)
+    if format != "auto" and format not in FORMATS:
+        raise TunewizError(f"--format {format}: unknown; use auto or one of {', '.join(FORMATS)}", exit_code=2)
     log = IssueLog(cap=issue_cap)
-    quality = QualityStats()
     formats_by_file: dict[str, str | None] = {}
-    ex_tokens, reply_tokens = array("q"), array("q")
-    over = {"count": 0, "tokens_cut": 0}
-    examples = valid = 0
-    pending: list[tuple[str, int, list[dict]]] = []
-    batch = 256 if counter.exact else 1
-
-    def flush() -> None:
-        for (file, line, _), (total, replies) in zip(pending, counter.count([p[2] for p in pending])):
-            ex_tokens.append(total)
-            reply_tokens.extend(replies)
-            if total > max_seq_len:
-                over["count"] += 1
-                over["tokens_cut"] += total - max_seq_len
-                log.add(Issue(line, "", "too_long", f"{total:,} tokens; {total - max_seq_len:,} would be cut at "
-                              f"max_seq_length {max_seq_len}", file))
-        pending.clear()
-
-    for record, fmt, turns, issues in iter_examples(path, format=format, progress=progress, formats_by_file=formats_by_file):
-        if record.obj is not None or any(i.code in _RECORD_CODES for i in issues):
-            examples += 1
-        has_error = False
-        for issue in issues:
-            log.add(issue)
-            has_error = has_error or issue.severity == ERROR
-        if turns is None or has_error:
-            continue
-        valid += 1
-        for issue in quality.add(record.file, record.line, turns):
-            log.add(issue)
-        pending.append((record.file, record.line, turns))
-        if len(pending) >= batch:
-            flush()
-    flush()
+    files = [str(f) for f in source.files] or [source.label]
+    scans = _scan_source(source, files, format, counter, max_seq_len, issue_cap, progress, formats_by_file, workers)
+    quality, ex_tokens, reply_tokens, over = merge_scans(scans, files, log)
+    examples = sum(s.examples for s in scans)
+    valid = sum(s.valid for s in scans)
     if examples == 0:
         raise TunewizError(f"{path}: no records found (only blank lines?)", exit_code=2,
                            hint="a dataset has one JSON object per line (JSONL), a JSON array, CSV rows or Parquet rows")

@@ -39,6 +39,10 @@ class IssueLog:
             if n < 10 and issue.line is not None:
                 self.first_lines.setdefault(issue.code, []).append(issue.line)
 
+    def add_uncounted(self, code: str, n: int) -> None:
+        """Count `n` more issues of `code` whose details were not kept (a scan's cap already dropped them)."""
+        self.counts[code] += n
+
     @property
     def error_count(self) -> int:
         return sum(c for code, c in self.counts.items() if CODES[code].severity == ERROR)
