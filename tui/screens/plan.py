@@ -99,7 +99,8 @@ The table estimates **peak training memory per GPU** for each model and method w
         with Grid(id="plan-knobs"):
             yield self._knob("Card", Select(CARD_CHOICES, value=self._default_card(), allow_blank=False, compact=True, id="knob-card"))
             yield self._knob("Batch", Select(_opts([1, 2, 4, 8, 16]), value=cfg.batch_size if cfg.batch_size in (1, 2, 4, 8, 16) else 2, allow_blank=False, compact=True, id="knob-batch"))
-            yield self._knob("Seq", Select(_opts(sorted({256, 512, 1024, 2048, 4096, 8192, 16384, seq})), value=seq, allow_blank=False, compact=True, id="knob-seq"))
+            seqs = sorted({256, 512, 1024, 2048, 4096, 8192, 16384, seq, cfg.max_seq_length})  # the config's own value stays choosable
+            yield self._knob("Seq", Select(_opts(seqs), value=seq, allow_blank=False, compact=True, id="knob-seq"))
             yield self._knob("Rank", Select(_opts([8, 16, 32, 64]), value=cfg.lora_r if cfg.lora_r in (8, 16, 32, 64) else 16, allow_blank=False, compact=True, id="knob-rank"))
             yield self._knob("Targets", Select(_opts(["all", "attn"]), value=cfg.targets, allow_blank=False, compact=True, id="knob-targets"))
             yield self._knob("Checkpointing", Select(_opts(["unsloth", "hf", "none"]), value=cfg.grad_checkpointing, allow_blank=False, compact=True, id="knob-ckpt"))
