@@ -126,15 +126,17 @@ async def do_data(pilot, data_file: str, snap: Snap = None, review: int = 20) ->
     await wait_for(pilot, lambda: getattr(app.screen, "step_id", "") == "plan", what="the Plan step")
 
 
-async def do_plan(pilot, snap: Snap = None, seq: int | None = None) -> None:
+async def do_plan(pilot, snap: Snap = None, seq: int | None = None) -> tuple[str, str]:
     """Optionally set the Seq knob to `seq` (the shortest choice), then pick the project's own model (a local
-    folder, listed first) with LoRA from the table."""
+    folder, listed first) with LoRA from the table. Returns the (model, method) highlighted on arrival."""
     from textual.widgets import DataTable
 
     app = pilot.app
     screen = app.screen
     model = app.project.state.config.base_model
     await wait_for(pilot, lambda: model in screen._models, timeout=30, what="the plan table with the project's model")
+    first = screen._selected()
+    highlighted = (first.arch.id, first.estimate.setup.method)
     if seq is not None:  # the Seq knob: open it, go to the top (shortest), pick
         from textual.widgets import Select
 
@@ -158,6 +160,7 @@ async def do_plan(pilot, snap: Snap = None, seq: int | None = None) -> None:
         await snap("plan")
     await pilot.press("ctrl+n")
     await wait_for(pilot, lambda: getattr(app.screen, "step_id", "") == "train", what="the Train step")
+    return highlighted
 
 
 async def do_train(pilot, snap: Snap = None, timeout: float = 300) -> None:

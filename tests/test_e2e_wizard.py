@@ -44,7 +44,8 @@ async def test_whole_wizard_by_keyboard(project_dir, tiny_model_dir):
         assert state.data["train_examples"] + state.data["val_examples"] == 64
         assert (project_dir / "train.jsonl").exists() and (project_dir / "val.jsonl").exists()
 
-        await do_plan(pilot, seq=128)
+        highlighted = await do_plan(pilot, seq=128)
+        assert highlighted == (str(tiny_model_dir), "lora")  # the configured model and method, ready for Enter
         state = saved()
         assert state.step == "train" and state.is_ticked("model_selected") and state.is_ticked("vram_calculated")
         c = state.config

@@ -90,6 +90,7 @@ The table estimates **peak training memory per GPU** for each model and method w
         self._card: dict | None = None
         self._rows: dict[tuple[int, str], object] = {}
         self._models: list[str] = []
+        self._placed = False
 
     def compose_body(self) -> ComposeResult:
         cfg = self.app.project.state.config
@@ -202,13 +203,25 @@ The table estimates **peak training memory per GPU** for each model and method w
                 mark = {"comfortable": "✓", "tight": "!", "does not fit": "✗"}.get(est.verdict, "?")
                 rendered.append(Text(f"{est.total_gb:6.1f} GB {mark}", style=VERDICT_STYLE.get(est.verdict, "")))
             table.add_row(Text(model.split("/")[-1]), f"{arch.params_b:.1f}B", *rendered, key=model)
-        if cursor.row < table.row_count:
+        if not self._placed:  # first table: highlight the configured model and method, not an arbitrary cell
+            self._placed = True
+            table.cursor_coordinate = self._configured_cell()
+        elif cursor.row < table.row_count:
             table.cursor_coordinate = cursor
         else:
             table.cursor_coordinate = (0, 4)
         if table.cursor_coordinate.column < 2:
             table.cursor_coordinate = (table.cursor_coordinate.row, 4)
         self._show_selected()
+
+    def _configured_cell(self) -> tuple[int, int]:
+        """(row, column) of the config's base model and method in the table; QLoRA on the first row if absent."""
+        cfg = self.app.project.state.config
+        column = 2 + METHOD_COLUMNS.index(cfg.method) if cfg.method in METHOD_COLUMNS else 4
+        for i, model in enumerate(self._models):
+            if model == cfg.base_model or _same_arch(cfg.base_model, self._rows[(i, METHOD_COLUMNS[0])].arch):
+                return i, column
+        return 0, column
 
     def _show_gpu(self, card: dict, report: dict | None) -> None:
         text = Text()
