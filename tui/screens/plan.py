@@ -309,13 +309,21 @@ The table estimates **peak training memory per GPU** for each model and method w
         state.config = type(state.config).model_validate(state.config.model_dump())
         state.plan = {"card": self._card, "card_spec": self._knobs()["card"], "estimate": est.to_json(),
                       "max_batch": row.max_batch, "max_seq": row.max_seq}
-        self.app.tick("model_selected", f"{model} ({s.method})")
+        shown = _model_label(model)
+        self.app.tick("model_selected", f"{shown} ({s.method})")
         if est.verdict != "does not fit":
             self.app.tick("vram_calculated", f"{est.total_gb:.1f} GB of {self._card['memory_gb']:.0f} GB: {est.verdict}")
         else:
             self.app.tick("vram_calculated", f"{est.total_gb:.1f} GB does not fit {self._card['memory_gb']:.0f} GB", done=False)
-        self.notify(f"Using {model} with {s.method}: {est.total_gb:.1f} GB, {est.verdict}",
+        self.notify(f"Using {shown} with {s.method}: {est.total_gb:.1f} GB, {est.verdict}",
                     severity="information" if est.verdict != "does not fit" else "warning")
+
+
+def _model_label(model: str) -> str:
+    """A local model folder by its name (the checklist note is narrow); a hub id as it is."""
+    from pathlib import Path
+
+    return Path(model).name if Path(model).expanduser().is_dir() else model
 
 
 def _same_arch(model_id: str, arch) -> bool:
