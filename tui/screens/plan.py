@@ -202,7 +202,7 @@ The table estimates **peak training memory per GPU** for each model and method w
                 est = row.estimate
                 mark = {"comfortable": "✓", "tight": "!", "does not fit": "✗"}.get(est.verdict, "?")
                 rendered.append(Text(f"{est.total_gb:6.1f} GB {mark}", style=VERDICT_STYLE.get(est.verdict, "")))
-            table.add_row(Text(model.split("/")[-1]), f"{arch.params_b:.1f}B", *rendered, key=model)
+            table.add_row(Text(model.split("/")[-1]), _params_label(arch.params_b), *rendered, key=model)
         if not self._placed:  # first table: highlight the configured model and method, not an arbitrary cell
             self._placed = True
             table.cursor_coordinate = self._configured_cell()
@@ -317,6 +317,11 @@ The table estimates **peak training memory per GPU** for each model and method w
             self.app.tick("vram_calculated", f"{est.total_gb:.1f} GB does not fit {self._card['memory_gb']:.0f} GB", done=False)
         self.notify(f"Using {shown} with {s.method}: {est.total_gb:.1f} GB, {est.verdict}",
                     severity="information" if est.verdict != "does not fit" else "warning")
+
+
+def _params_label(params_b: float) -> str:
+    """1.7B, or 135M below a billion (a small model is not "0.1B" or "0.0B")."""
+    return f"{params_b:.1f}B" if params_b >= 1 else f"{params_b * 1000:.0f}M"
 
 
 def _model_label(model: str) -> str:
