@@ -90,3 +90,25 @@ async def test_whole_wizard_by_keyboard(project_dir, tiny_model_dir):
     with torch.no_grad():
         logits = model(input_ids=ids).logits
     assert logits.shape[:2] == (1, 4) and torch.isfinite(logits).all()
+
+
+def test_monitor_says_what_the_trainer_does_between_steps():
+    """On a CPU the first load and each validation pass take minutes without a step event: the progress
+    line says so instead of looking hung."""
+    from core.events import RunView
+    from tui.widgets.run_monitor import _between_steps
+
+    view = RunView()
+    view.apply({"type": "run_started", "config": {"eval_steps": 10, "val_file": "val.jsonl"}})
+    assert _between_steps(view) == "loading the model…"
+    view.apply({"type": "model_loaded", "device": "cpu"})
+    assert _between_steps(view) == "first step…"
+    view.apply({"type": "step", "step": 9, "total_steps": 20, "loss": 1.0})
+    assert _between_steps(view) is None
+    view.apply({"type": "step", "step": 10, "total_steps": 20, "loss": 0.9})
+    assert _between_steps(view) == "evaluating on the validation split…"
+    view.apply({"type": "eval", "step": 10, "eval_loss": 0.8})
+    assert _between_steps(view) is None
+    view.apply({"type": "step", "step": 20, "total_steps": 20, "loss": 0.5})
+    view.apply({"type": "finished", "step": 20})
+    assert _between_steps(view) is None
