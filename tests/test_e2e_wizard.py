@@ -112,3 +112,17 @@ def test_monitor_says_what_the_trainer_does_between_steps():
     view.apply({"type": "step", "step": 20, "total_steps": 20, "loss": 0.5})
     view.apply({"type": "finished", "step": 20})
     assert _between_steps(view) is None
+
+
+async def test_narrow_terminal_gives_the_step_the_width(project_dir):
+    """At 80x24 the sidebar hides so a step's controls fit (Export's format list was cut off); at 120 it shows."""
+    app = make_app(project_dir, start_step="export")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert not app.screen.query_one("#sidebar").display
+        formats = app.screen.query_one("#export-format")
+        assert formats.region.width >= 36  # "GGUF (llama.cpp, Ollama, LM Studio)" on one line
+    app = make_app(project_dir, start_step="export")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.screen.query_one("#sidebar").display
