@@ -61,6 +61,7 @@ def prepare_demo_project(folder: str | Path, *, max_steps: int = DEMO_MAX_STEPS,
     if not state.decide.answers:
         state.decide.answers = dict(DEMO_ANSWERS)
         state.decide.recommendation = "fine_tuning"
+        state.tick("prompting_tried", "demo answers: prompting was tried")  # what the Decide step ticks for this answer
     project.save()
     return project
 

@@ -16,6 +16,7 @@ from tui.widgets.sidebar import Sidebar
 class StepScreen(Screen):
     step_id: str = ""
     HELP: str = ""
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # under 100 columns the step gets the width
     BINDINGS = [
         Binding("ctrl+right,ctrl+n", "next_step", "Next step"),
         Binding("ctrl+left", "previous_step", "Back"),

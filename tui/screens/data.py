@@ -145,6 +145,8 @@ all if fewer), *Train/val split created*.
         d = self.app.project.state.data
         if not d.get("path"):
             return "Choose a dataset and press Check."
+        if "examples" not in d:
+            return "Press Check (or Enter in the path field) to check this file."
         return (f"Last check: {d.get('examples', 0)} examples, {d.get('errors', 0)} errors, "
                 f"{d.get('warnings', 0)} warnings. Press Check to see the details.")
 

@@ -90,6 +90,7 @@ The table estimates **peak training memory per GPU** for each model and method w
         self._card: dict | None = None
         self._rows: dict[tuple[int, str], object] = {}
         self._models: list[str] = []
+        self._placed = False
 
     def compose_body(self) -> ComposeResult:
         cfg = self.app.project.state.config
@@ -99,7 +100,8 @@ The table estimates **peak training memory per GPU** for each model and method w
         with Grid(id="plan-knobs"):
             yield self._knob("Card", Select(CARD_CHOICES, value=self._default_card(), allow_blank=False, compact=True, id="knob-card"))
             yield self._knob("Batch", Select(_opts([1, 2, 4, 8, 16]), value=cfg.batch_size if cfg.batch_size in (1, 2, 4, 8, 16) else 2, allow_blank=False, compact=True, id="knob-batch"))
-            yield self._knob("Seq", Select(_opts(sorted({256, 512, 1024, 2048, 4096, 8192, 16384, seq})), value=seq, allow_blank=False, compact=True, id="knob-seq"))
+            seqs = sorted({256, 512, 1024, 2048, 4096, 8192, 16384, seq, cfg.max_seq_length})  # the config's own value stays choosable
+            yield self._knob("Seq", Select(_opts(seqs), value=seq, allow_blank=False, compact=True, id="knob-seq"))
             yield self._knob("Rank", Select(_opts([8, 16, 32, 64]), value=cfg.lora_r if cfg.lora_r in (8, 16, 32, 64) else 16, allow_blank=False, compact=True, id="knob-rank"))
             yield self._knob("Targets", Select(_opts(["all", "attn"]), value=cfg.targets, allow_blank=False, compact=True, id="knob-targets"))
             yield self._knob("Checkpointing", Select(_opts(["unsloth", "hf", "none"]), value=cfg.grad_checkpointing, allow_blank=False, compact=True, id="knob-ckpt"))
@@ -200,14 +202,26 @@ The table estimates **peak training memory per GPU** for each model and method w
                 est = row.estimate
                 mark = {"comfortable": "✓", "tight": "!", "does not fit": "✗"}.get(est.verdict, "?")
                 rendered.append(Text(f"{est.total_gb:6.1f} GB {mark}", style=VERDICT_STYLE.get(est.verdict, "")))
-            table.add_row(Text(model.split("/")[-1]), f"{arch.params_b:.1f}B", *rendered, key=model)
-        if cursor.row < table.row_count:
+            table.add_row(Text(model.split("/")[-1]), _params_label(arch.params_b), *rendered, key=model)
+        if not self._placed:  # first table: highlight the configured model and method, not an arbitrary cell
+            self._placed = True
+            table.cursor_coordinate = self._configured_cell()
+        elif cursor.row < table.row_count:
             table.cursor_coordinate = cursor
         else:
             table.cursor_coordinate = (0, 4)
         if table.cursor_coordinate.column < 2:
             table.cursor_coordinate = (table.cursor_coordinate.row, 4)
         self._show_selected()
+
+    def _configured_cell(self) -> tuple[int, int]:
+        """(row, column) of the config's base model and method in the table; QLoRA on the first row if absent."""
+        cfg = self.app.project.state.config
+        column = 2 + METHOD_COLUMNS.index(cfg.method) if cfg.method in METHOD_COLUMNS else 4
+        for i, model in enumerate(self._models):
+            if model == cfg.base_model or _same_arch(cfg.base_model, self._rows[(i, METHOD_COLUMNS[0])].arch):
+                return i, column
+        return 0, column
 
     def _show_gpu(self, card: dict, report: dict | None) -> None:
         text = Text()
@@ -295,13 +309,26 @@ The table estimates **peak training memory per GPU** for each model and method w
         state.config = type(state.config).model_validate(state.config.model_dump())
         state.plan = {"card": self._card, "card_spec": self._knobs()["card"], "estimate": est.to_json(),
                       "max_batch": row.max_batch, "max_seq": row.max_seq}
-        self.app.tick("model_selected", f"{model} ({s.method})")
+        shown = _model_label(model)
+        self.app.tick("model_selected", f"{shown} ({s.method})")
         if est.verdict != "does not fit":
             self.app.tick("vram_calculated", f"{est.total_gb:.1f} GB of {self._card['memory_gb']:.0f} GB: {est.verdict}")
         else:
             self.app.tick("vram_calculated", f"{est.total_gb:.1f} GB does not fit {self._card['memory_gb']:.0f} GB", done=False)
-        self.notify(f"Using {model} with {s.method}: {est.total_gb:.1f} GB, {est.verdict}",
+        self.notify(f"Using {shown} with {s.method}: {est.total_gb:.1f} GB, {est.verdict}",
                     severity="information" if est.verdict != "does not fit" else "warning")
+
+
+def _params_label(params_b: float) -> str:
+    """1.7B, or 135M below a billion (a small model is not "0.1B" or "0.0B")."""
+    return f"{params_b:.1f}B" if params_b >= 1 else f"{params_b * 1000:.0f}M"
+
+
+def _model_label(model: str) -> str:
+    """A local model folder by its name (the checklist note is narrow); a hub id as it is."""
+    from pathlib import Path
+
+    return Path(model).name if Path(model).expanduser().is_dir() else model
 
 
 def _same_arch(model_id: str, arch) -> bool:

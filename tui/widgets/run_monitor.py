@@ -255,7 +255,10 @@ class RunMonitor(Vertical, can_focus=True):
             bar.update(total=view.total_steps, progress=min(view.step, view.total_steps))
         bar.display = bool(view.total_steps) or view.is_active
         parts = [f"step {view.step}/{view.total_steps or '?'}"]
-        if view.is_active:
+        busy = _between_steps(view)
+        if busy:
+            parts.append(busy)
+        elif view.is_active:
             parts.append(f"ETA {format_duration(view.eta)}")
         parts.append(f"elapsed {format_duration(view.elapsed)}")
         if view.tokens_per_s:
@@ -374,3 +377,17 @@ class RunMonitor(Vertical, can_focus=True):
             self.notify("Evaluation opens once the run has finished.", severity="warning")
             return
         self.post_message(EvaluateRequested(self, self.run, self.view))
+
+
+def _between_steps(view: RunView) -> str | None:
+    """What a running trainer is doing when no step events come: loading, or a validation pass (which can
+    take minutes on a CPU and would otherwise look like a hang)."""
+    if view.status not in ("pending", "running"):
+        return None
+    if view.step == 0:
+        return "loading the model…" if not view.model else "first step…"
+    eval_steps, val_file = view.config.get("eval_steps"), view.config.get("val_file")
+    last_eval = view.eval_losses[-1][0] if view.eval_losses else None
+    if val_file and eval_steps and view.step % int(eval_steps) == 0 and last_eval != view.step:
+        return "evaluating on the validation split…"
+    return None
