@@ -190,11 +190,17 @@ class LogTail:
                 data = fh.read(max_bytes)
         except FileNotFoundError:
             return []
-        end = data.rfind(b"\n")
-        if end < 0:
+        newline, redraw = data.rfind(b"\n"), data.rfind(b"\r")
+        if newline < 0 and redraw < 0:
+            if len(data) >= max_bytes:  # one line longer than the window: skip it rather than stall
+                self.offset += len(data)
             return []
-        self.offset += end + 1
-        return [clean_log_line(x) for x in data[: end + 1].decode("utf-8", "replace").split("\n")[:-1]]
+        # Progress bars redraw with \r and no newline for a whole run: consume those redraws too, or the
+        # tail would wait for a newline that never comes inside its window. Only whole lines are shown.
+        self.offset += max(newline, redraw) + 1
+        if newline < 0:
+            return []
+        return [clean_log_line(x) for x in data[: newline + 1].decode("utf-8", "replace").split("\n")[:-1]]
 
 
 # --- what a view shows -------------------------------------------------------------------------

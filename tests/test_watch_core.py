@@ -181,3 +181,40 @@ def test_oom_options_ranked_and_estimates(runs):
     text = describe_recovery(auto, auto.recoveries[0])
     assert "batch_size=2, grad_accum=8" in text and "OOM at step 41 (eval)" in text and "17.8 GB" in text
     assert planned_estimate(RunView(), {"estimate": {"total_gb": 9.5}}) == (9.5, "plan estimate")
+
+
+def test_log_tail_keeps_following_past_long_progress_bar_redraws(tmp_path):
+    """A progress bar redraws with \\r and no newline for a whole run; the tail must not stall behind it
+    (it used to wait forever once the redraws outgrew its read window)."""
+    from core.watch import LogTail
+
+    log = tmp_path / "train.log"
+    log.write_text("loading\nstep 10\n")
+    tail = LogTail(log)
+    assert tail.read_new() == ["loading", "step 10"]
+    with open(log, "a") as fh:
+        for i in range(60_000):
+            fh.write(f"\r  {i}/60000 [progress bar redraw]")
+    for _ in range(5):
+        assert tail.read_new(max_bytes=1 << 20) == []
+    with open(log, "a") as fh:
+        fh.write("\nstep 20\nfinished\n")
+    seen = []
+    for _ in range(5):
+        seen += tail.read_new(max_bytes=1 << 20)
+    assert seen[-2:] == ["step 20", "finished"]
+
+
+def test_log_tail_skips_a_line_longer_than_its_window(tmp_path):
+    from core.watch import LogTail
+
+    log = tmp_path / "train.log"
+    log.write_text("x" * 5000)
+    tail = LogTail(log)
+    assert tail.read_new(max_bytes=1000) == []
+    with open(log, "a") as fh:
+        fh.write("\nnext\n")
+    seen = []
+    for _ in range(10):
+        seen += tail.read_new(max_bytes=1000)
+    assert seen[-1] == "next"
