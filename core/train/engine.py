@@ -5,6 +5,7 @@ stop, or a readable failure. `python -m core.train.worker RUN_DIR` runs this in 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import sys
@@ -20,6 +21,17 @@ from core.train import oom as oom_mod
 from core.train import telemetry
 from core.train.backends import create_backend, resolve_backend_name
 from core.train.context import RunContext
+
+
+class _OptionalKernelNotice(logging.Filter):
+    """bitsandbytes warns on every CPU run that an optional accelerated kernel package (`kernels`) is
+    missing; its fallback works, and the line alarms first-time users reading train.log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "from kernels-community" not in str(record.msg)
+
+
+logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_OptionalKernelNotice())
 
 OOM_POLL_S = 0.5
 _SECRET = re.compile(r"\b(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|ghp_[A-Za-z0-9]{20,})\b")
