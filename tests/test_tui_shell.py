@@ -88,19 +88,46 @@ def test_every_wizard_step_is_a_step_the_project_file_accepts():
     assert [s for s in STEPS if s in step_ids()] == step_ids()  # same order
 
 
-async def test_next_and_back_walk_every_step_and_persist(project_dir):
-    from tui.steps import step_ids
+async def test_next_and_back_walk_the_main_path_and_persist(project_dir):
+    from tui.steps import DETOURS, main_path
 
     app = make_app(project_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         seen = [app.screen.step_id]
-        for _ in step_ids()[1:]:
+        for _ in main_path()[1:]:
             app.next_step()
             await pilot.pause()
             seen.append(app.screen.step_id)
-        assert seen == step_ids()
+        assert seen == main_path() and not set(seen) & set(DETOURS)
         app.previous_step()
         await pilot.pause()
-        assert app.screen.step_id == step_ids()[-2]
-    assert Project(project_dir).state.step == step_ids()[-2]
+        assert app.screen.step_id == main_path()[-2]
+    assert Project(project_dir).state.step == main_path()[-2]
+
+
+async def test_hosted_is_a_detour_from_plan_back_to_plan_on_to_evaluate(project_dir):
+    project = Project(project_dir)
+    project.state.step = "plan"
+    project.save()
+    app = make_app(project_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.screen.set_focus(None)
+        await pilot.press("h")
+        await pilot.pause()
+        assert app.screen.step_id == "hosted"
+        assert "or Hosted (API)" in str(app.screen.query_one("#sidebar").render())
+        app.previous_step()
+        await pilot.pause()
+        assert app.screen.step_id == "plan"
+        app.goto("hosted")
+        await pilot.pause()
+        app.next_step()
+        await pilot.pause()
+        assert app.screen.step_id == "evaluate"
+        app.goto("train")
+        await pilot.pause()
+        app.next_step()
+        await pilot.pause()
+        assert app.screen.step_id == "evaluate"  # a finished local run goes on to Evaluate, not Hosted

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.screen import Screen
 
 from core.project import Project
-from tui.steps import load_screen_class, step_ids, step_title
+from tui.steps import load_screen_class, next_of, previous_of, step_ids, step_title
 
 
 class ProjectChanged(Message):
@@ -68,16 +68,14 @@ class TunewizApp(App[int]):
             self.switch_screen(name)
 
     def next_step(self) -> None:
-        steps = self.steps
-        i = steps.index(self.current_step) if self.current_step in steps else -1
-        if i + 1 < len(steps):
-            self.goto(steps[i + 1])
+        step = next_of(self.current_step)
+        if step:
+            self.goto(step)
 
     def previous_step(self) -> None:
-        steps = self.steps
-        i = steps.index(self.current_step) if self.current_step in steps else 0
-        if i > 0:
-            self.goto(steps[i - 1])
+        step = previous_of(self.current_step)
+        if step:
+            self.goto(step)
 
     # --- state --------------------------------------------------------------------------------
     def save_project(self) -> None:

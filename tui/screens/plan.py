@@ -71,7 +71,12 @@ def breakdown_bar(estimate, width: int = 44) -> Text:
 class PlanScreen(StepScreen):
     step_id = "plan"
     CSS_PATH = "../styles/plan.tcss"
-    BINDINGS = [Binding("u", "use_selected", "Use this model")]
+    BINDINGS = [Binding("u", "use_selected", "Use this model"),
+                Binding("h", "hosted", "Hosted API instead")]
+
+    def action_hosted(self) -> None:
+        """No card big enough? Fine-tune through OpenAI or Together instead (a detour from the main path)."""
+        self.app.goto("hosted")
     HELP = """
 # Plan: what fits your GPU
 
@@ -81,6 +86,7 @@ The table estimates **peak training memory per GPU** for each model and method w
 
 - Move with the arrow keys; the bar below shows where the memory goes for the highlighted cell.
 - **Enter** or **u** picks the highlighted model and method: it is written to the training config.
+- **h**: no card big enough? Fine-tune through the OpenAI or Together API instead (the Hosted step).
 - *Logits* grow with vocabulary x tokens: for 128k-256k vocabularies they dominate long sequences.
 - Numbers are estimates (GB = 1e9 bytes), checked against published measurements: see the README.
 """

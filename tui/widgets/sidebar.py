@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from core.checklist import CHECKLIST
-from tui.steps import step_ids, step_title
+from tui.steps import DETOURS, step_ids, step_title
 
 
 class Sidebar(Static):
@@ -22,10 +22,15 @@ class Sidebar(Static):
         state = self.app.project.state
         text = Text()
         text.append("Steps\n", style="bold")
-        for i, step in enumerate(step_ids(), 1):
+        number = 0
+        for step in step_ids():
             marker = "▶" if step == self.current_step else " "
             style = "bold reverse" if step == self.current_step else ""
-            text.append(f"{marker} {i}. {step_title(step)}\n", style=style)
+            if step in DETOURS:
+                text.append(f"{marker}    or {step_title(step)}\n", style=style or "dim")
+                continue
+            number += 1
+            text.append(f"{marker} {number}. {step_title(step)}\n", style=style)
         text.append(f"\nChecklist {state.ticked_count()}/{len(CHECKLIST)}\n", style="bold")
         for item in CHECKLIST:
             mark = state.checklist.get(item.id)
