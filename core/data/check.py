@@ -133,33 +133,29 @@ def _with_file_format(records: Iterator[Record], forced: str, out: dict | None):
             return forced
         return majority_format([r.obj for r in buf if isinstance(r.obj, dict)])
 
+    def flush(file: str | None):
+        """Decide the buffered file's format, record it, yield the buffered records; returns the format."""
+        decided = decide(buffer)
+        if out is not None:
+            out[file] = decided
+        for r in buffer:
+            yield r, decided
+        buffer.clear()
+        return decided
+
     for rec in records:
         if rec.file != current:
             if buffer:
-                fmt = decide(buffer)
-                if out is not None:
-                    out[current] = fmt
-                for r in buffer:
-                    yield r, fmt
-                buffer = []
+                yield from flush(current)
             current, fmt = rec.file, None
         if fmt is None and len(buffer) < _DETECT_WINDOW:
             buffer.append(rec)
             continue
         if buffer:
-            fmt = decide(buffer)
-            if out is not None:
-                out[current] = fmt
-            for r in buffer:
-                yield r, fmt
-            buffer = []
+            fmt = yield from flush(current)
         yield rec, fmt
     if buffer:
-        fmt = decide(buffer)
-        if out is not None:
-            out[current] = fmt
-        for r in buffer:
-            yield r, fmt
+        yield from flush(current)
 
 
 def check_dataset(path: str | Path, *, format: str = "auto", tokenizer: str | None = None, max_seq_len: int = 2048,
