@@ -13,23 +13,23 @@ from tunewiz import __version__
 
 # Subcommand modules, in the order `--help` lists them. Add a module here to add a command.
 COMMANDS = [
+    "demo",
     "ask",
     "doctor",
     "check",
     "split",
     "clean",
     "plan",
+    "train",
+    "runs",
+    "logs",
     "watch",
-    "hosted",
+    "stop",
+    "resume",
     "eval",
     "export",
     "export_config",
-    "train",
-    "runs",
-    "stop",
-    "resume",
-    "logs",
-    "demo",
+    "hosted",
 ]
 
 
