@@ -79,3 +79,23 @@ async def test_review_marks_tick_and_split(project_dir, chat_examples):
     assert state.data["train_examples"] + state.data["val_examples"] == 63
     val_lines = (project_dir / "val.jsonl").read_text().splitlines()
     assert len(val_lines) == state.data["val_examples"] == 6
+
+
+async def test_a_clean_file_says_no_problems_and_enter_does_nothing(project_dir):
+    from core.toy import write_jsonl
+
+    path = write_jsonl(project_dir / "clean.jsonl", [
+        {"messages": [{"role": "user", "content": f"Question number {i} about topic {i * 7}?"},
+                      {"role": "assistant", "content": f"Answer {i}: it depends on {i * 3}."}]} for i in range(120)])
+    app = make_app(project_dir, start_step="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await check_in_app(app, pilot, path)
+        report = check_dataset(path, max_seq_len=app.project.state.config.max_seq_length)
+        table = app.screen.query_one("#data-issues", DataTable)
+        if report.errors or report.warnings:  # the generated file must be clean for this test to mean anything
+            raise AssertionError([i.code for i in report.errors + report.warnings])
+        assert table.row_count == 1 and "No problems found in 120 examples" in str(table.get_row_at(0)[4])
+        table.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "DataScreen"

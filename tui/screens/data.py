@@ -26,6 +26,9 @@ VERDICT_CLASS = {"fix_errors": "verdict-bad", "too_few_examples": "verdict-warn"
                  "ready": "verdict-good"}
 
 
+
+NO_PROBLEMS = "no-problems"  # row key of the "nothing to fix" line
+
 class CheckProgressed(Message):
     def __init__(self, done: int, total: int) -> None:
         super().__init__()
@@ -247,6 +250,8 @@ all if fewer), *Train/val split created*.
         for n, issue in enumerate(report.errors + report.warnings):
             where = "" if issue.line is None else (f"{Path(issue.file).name}:{issue.line}" if report.with_file else str(issue.line))
             table.add_row(where, issue.severity, issue.code, issue.field, issue.message, key=str(n))
+        if not report.errors and not report.warnings:
+            table.add_row("", "ok", "", "", f"No problems found in {report.examples:,} examples.", key=NO_PROBLEMS)
         self._issues = report.errors + report.warnings
         t = s["tokens"]
         pe, pr = t["per_example"], t["per_reply"]
@@ -279,6 +284,8 @@ all if fewer), *Train/val split created*.
     def show_issue(self, event: DataTable.RowSelected) -> None:
         from core.data.reader import read_raw_line
 
+        if event.row_key.value == NO_PROBLEMS:
+            return
         issue = self._issues[int(event.row_key.value)]
         raw = ""
         if issue.line is not None and issue.file and Path(issue.file).suffix.lower() in (".jsonl", ".json", ".csv"):
