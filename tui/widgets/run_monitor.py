@@ -99,11 +99,11 @@ class CommandSent(Message):
 
 class RunMonitor(Vertical, can_focus=True):
     BINDINGS = [
-        Binding("p", "pause", "Pause/resume"),
-        Binding("s", "save", "Save ckpt"),
+        Binding("p", "pause", "Pause"),
+        Binding("s", "save", "Save"),
         Binding("x", "stop", "Stop"),
         Binding("d", "detach", "Detach"),
-        Binding("l", "log_scale", "Log/linear"),
+        Binding("l", "log_scale", "Log y"),
         Binding("z", "zoom", "Zoom"),
         Binding("e", "evaluate", "Evaluate"),
         Binding("o", "oom", "OOM fix", show=False),
