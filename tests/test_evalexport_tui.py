@@ -24,6 +24,7 @@ async def test_evaluate_step_runs_eval_and_blind_ab(project_with_run):
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         assert screen.step_id == "evaluate" and screen.run_dir.path == run_dir
+        assert str(screen.query_one("#eval-run").render()).endswith("press e to evaluate")
         screen.query_one("#eval-n").value = "3"
         await pilot.press("e")
         await pilot.pause()
@@ -35,6 +36,7 @@ async def test_evaluate_step_runs_eval_and_blind_ab(project_with_run):
         assert numbers.row_count >= 4  # loss, perplexity and the task metrics
         assert screen.query_one("#eval-samples").row_count == 3
         assert Project(project_with_run).state.is_ticked("evaluated")
+        assert "evaluated · press e to evaluate again" in str(screen.query_one("#eval-run").render())
 
         await pilot.press("a")  # rating keys do nothing outside A/B mode
         assert screen.session.tally()["rated"] == 0
@@ -56,6 +58,7 @@ async def test_export_step_exports_gguf_by_keyboard(project_with_run):
         screen = app.screen
         await pilot.pause()
         assert screen.selected() == ("gguf", "q8_0", True)
+        assert str(screen.query_one("#export-run").render()).endswith("press x to export")
         await pilot.press("tab", "down", "down")  # GGUF type list: q8_0 -> f16 -> q4_0
         assert screen.selected() == ("gguf", "q4_0", True)
         await pilot.press("x")
@@ -66,6 +69,7 @@ async def test_export_step_exports_gguf_by_keyboard(project_with_run):
         assert (run_dir / "export" / "gguf" / "Modelfile").exists()
         assert "verified" in str(screen.query_one("#export-result").render())
         assert Project(project_with_run).state.is_ticked("exported")
+        assert "exported · press x to export again" in str(screen.query_one("#export-run").render())
 
 
 async def test_steps_without_a_run_say_so(project_dir):

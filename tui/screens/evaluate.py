@@ -131,9 +131,9 @@ Results are saved in the run folder as `eval.json`; `tunewiz eval RUN` does the 
             label.update(Text.assemble(("Run ", "bold"), self.run_dir.run_id, (f"   {self.hosted['title']} ", "bold"),
                                        self.hosted["tuned"] or "no fine-tuned model yet",
                                        ("\npress e: both models answer through the chat API", "dim")))
-        else:
-            label.update(Text.assemble(("Run ", "bold"), self.run_dir.run_id, ("   press e to evaluate", "dim")))
         existing = read_eval(self.run_dir)
+        if not self.hosted:
+            self._show_run_label(evaluated=bool(existing))
         if existing:
             self.show_result(existing)
 
@@ -198,7 +198,13 @@ Results are saved in the run folder as `eval.json`; `tunewiz eval RUN` does the 
         self.query_one("#eval-stage", Static).update(Text(message.error, style="red"))
         self.notify(message.error, title="Evaluation failed", severity="error")
 
+    def _show_run_label(self, evaluated: bool) -> None:
+        hint = "   evaluated · press e to evaluate again" if evaluated else "   press e to evaluate"
+        self.query_one("#eval-run", Static).update(Text.assemble(("Run ", "bold"), self.run_dir.run_id, (hint, "dim")))
+
     def on_eval_finished(self, message: EvalFinished) -> None:
+        if not self.hosted:
+            self._show_run_label(evaluated=True)
         self.query_one("#eval-progress").display = False
         self.query_one("#eval-stage", Static).update(f"saved {self.run_dir.path / 'eval.json'}")
         self.query_one("#eval-key", Input).value = ""

@@ -110,7 +110,6 @@ PEFT, the merged model and the GGUF file are reloaded and their logits compared 
         if self.run_dir is None:
             label.update(Text("No finished run yet: train one in the Train step (or `tunewiz train`).", style="yellow"))
         else:
-            label.update(Text.assemble(("Run ", "bold"), self.run_dir.run_id, ("   press x to export", "dim")))
             self.show_history()
 
     def selected(self) -> tuple[str, str | None, bool]:
@@ -202,6 +201,8 @@ PEFT, the merged model and the GGUF file are reloaded and their logits compared 
         from core.export.runner import read_exports
 
         exports = read_exports(self.run_dir)
+        hint = "   exported · press x to export again (another format or type)" if exports else "   press x to export"
+        self.query_one("#export-run", Static).update(Text.assemble(("Run ", "bold"), self.run_dir.run_id, (hint, "dim")))
         if not exports:
             return
         text = Text("Earlier exports of this run\n", style="bold")
