@@ -131,3 +131,23 @@ async def test_hosted_is_a_detour_from_plan_back_to_plan_on_to_evaluate(project_
         app.next_step()
         await pilot.pause()
         assert app.screen.step_id == "evaluate"  # a finished local run goes on to Evaluate, not Hosted
+
+
+async def test_escape_leaves_a_text_field_so_back_works(project_dir):
+    from textual.widgets import Input
+
+    project = Project(project_dir)
+    project.state.step = "data"
+    project.save()
+    app = make_app(project_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        field = app.screen.query(Input).first()
+        field.focus()
+        await pilot.pause()
+        await pilot.press("ctrl+left")  # inside the field: word movement, the step stays
+        await pilot.pause()
+        assert app.screen.step_id == "data"
+        await pilot.press("escape", "ctrl+left")
+        await pilot.pause()
+        assert app.screen.step_id == "decide"

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, Input
 
 from tui.screens.help import HelpScreen
 from tui.widgets.sidebar import Sidebar
@@ -21,6 +21,7 @@ class StepScreen(Screen):
         Binding("ctrl+right,ctrl+n", "next_step", "Next step"),
         Binding("ctrl+left", "previous_step", "Back"),
         Binding("question_mark,f1", "help", "Help"),
+        Binding("escape", "leave_field", "Leave field", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -42,6 +43,11 @@ class StepScreen(Screen):
         for sidebar in self.query(Sidebar):
             sidebar.refresh_content()
 
+    def action_leave_field(self) -> None:
+        """Esc in a text field hands the keys back to the step (Ctrl+←, letters), which the field otherwise keeps."""
+        if isinstance(self.focused, Input):
+            self.set_focus(None)
+
     def action_next_step(self) -> None:
         self.app.next_step()
 
@@ -58,7 +64,8 @@ GENERAL_HELP = """
 
 ## Everywhere
 - **Ctrl+→ / Ctrl+N** next step, **Ctrl+←** previous step
-- **Tab / Shift+Tab** move between controls, **Enter** activates
+- **Tab / Shift+Tab** move between controls, **Enter** activates, **Esc** leaves a text field
+  (inside one, Ctrl+←/→ move by word; after Esc they change step again)
 - **Ctrl+P** command palette (jump to any step), **?** or **F1** this help, **Ctrl+Q** quit
 - Your choices are saved in `tunewiz.yaml`: quit or lose the connection, run `tunewiz` again and you are back here.
 """
