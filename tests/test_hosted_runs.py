@@ -176,3 +176,20 @@ def test_key_comes_from_the_environment_or_a_clear_error(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(TunewizError, match="OPENAI_API_KEY"):
         resolve_api_key("openai", interactive=False)
+
+
+async def test_a_hosted_run_shows_its_loss_in_the_live_screen(fake, chat_jsonl, tmp_path):
+    """`tunewiz watch` on a hosted run: the same RunMonitor draws the provider's loss and the model id."""
+    from tests.fixtures.watching import monitor_of, text_of, wait_until
+    from tui.watch_app import make_watch_app
+
+    run = start(fake, "openai", chat_jsonl, tmp_path, hyperparameters={"n_epochs": 2})
+    app = make_watch_app(tmp_path, run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: monitor_of(app) is not None and monitor_of(app).view.status == "finished",
+                         timeout=30, what="the hosted run's events")
+        view = monitor_of(app).view
+        assert view.backend == "openai" and [s for s, _ in view.losses] == [1, 2, 3, 4, 5, 6]
+        assert view.eval_losses and view.output.startswith("ft:")
+        assert view.output in text_of(app, "#run-notes")
+    assert KEY not in (tmp_path / "runs").joinpath(run.run_id, "events.jsonl").read_text()

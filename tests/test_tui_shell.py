@@ -151,3 +151,17 @@ async def test_escape_leaves_a_text_field_so_back_works(project_dir):
         await pilot.press("escape", "ctrl+left")
         await pilot.pause()
         assert app.screen.step_id == "decide"
+
+
+async def test_command_palette_offers_every_step(project_dir):
+    from tui.steps import step_ids, step_title
+
+    app = make_app(project_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        for step in step_ids():
+            assert f"Go to {step_title(step)}" in commands
+        commands["Go to Export"].callback()
+        await pilot.pause()
+        assert app.screen.step_id == "export"
