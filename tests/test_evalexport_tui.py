@@ -69,7 +69,7 @@ async def test_export_step_exports_gguf_by_keyboard(project_with_run):
         assert (run_dir / "export" / "gguf" / "Modelfile").exists()
         assert "verified" in str(screen.query_one("#export-result").render())
         assert Project(project_with_run).state.is_ticked("exported")
-        assert "exported · press x to export again" in str(screen.query_one("#export-run").render())
+        assert "exported · x for another export" in str(screen.query_one("#export-run").render())
 
 
 async def test_steps_without_a_run_say_so(project_dir):

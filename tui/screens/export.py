@@ -201,7 +201,7 @@ PEFT, the merged model and the GGUF file are reloaded and their logits compared 
         from core.export.runner import read_exports
 
         exports = read_exports(self.run_dir)
-        hint = "   exported · press x to export again (another format or type)" if exports else "   press x to export"
+        hint = "   exported · x for another export" if exports else "   press x to export"
         self.query_one("#export-run", Static).update(Text.assemble(("Run ", "bold"), self.run_dir.run_id, (hint, "dim")))
         if not exports:
             return
