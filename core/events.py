@@ -50,20 +50,30 @@ class EventWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
+        self._fd: int | None = None  # kept open between events: a trainer writes one per step
 
     def emit(self, type: str, **fields: Any) -> dict[str, Any]:
         if type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {type!r}")
         event = {"v": SCHEMA_VERSION, "type": type, "time": round(time.time(), 3), **sanitize(fields)}
         line = (json.dumps(event, default=_json_default, allow_nan=False) + "\n").encode("utf-8")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-            if self._fsync or type in TERMINAL_TYPES or type == "checkpoint":
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.write(self._fd, line)
+        if self._fsync or type in TERMINAL_TYPES or type == "checkpoint":
+            os.fsync(self._fd)
         return event
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
 
 
 def _json_default(obj: Any) -> Any:

@@ -82,3 +82,16 @@ def test_control_channel_and_run_lookup(tmp_path):
     got = take_commands(a)
     assert [c["command"] for c in got] == ["pause", "oom_choice"] and got[1]["option"] == "halve_batch"
     assert take_commands(a) == []
+
+
+def test_writer_keeps_appending_across_close_and_a_second_writer(tmp_path):
+    path = tmp_path / "events.jsonl"
+    first = EventWriter(path)
+    for step in range(1, 4):
+        first.emit("step", step=step)
+    first.close()
+    first.emit("step", step=4)  # reopens after close
+    EventWriter(path).emit("finished", step=4)  # another writer (a resumed trainer) appends after it
+    first.close()
+    assert [(e["type"], e.get("step")) for e in read_events(path)] == [
+        ("step", 1), ("step", 2), ("step", 3), ("step", 4), ("finished", 4)]
