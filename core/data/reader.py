@@ -105,28 +105,25 @@ def _iter_jsonl(path: Path, base: int, total: int, progress: ProgressFn | None) 
             issues: list[Issue] = []
             if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
-                issues.append(Issue(1, "", "byte_order_mark", "the file starts with a UTF-8 byte-order mark", name))
+                issues.append(bom_issue(name))
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                issues.append(Issue(line_no, "", "invalid_utf8",
-                                    f"byte {exc.start + 1} of the line (offset {done - len(raw) + exc.start} in the file) "
-                                    f"is not valid UTF-8 ({raw[exc.start:exc.start + 1]!r})", name))
+                issues.append(invalid_utf8_issue(line_no, raw, exc, done - len(raw), name))
                 yield Record(name, line_no, None, issues)
                 continue
             if not text.strip():
-                issues.append(Issue(line_no, "", "blank_line", "blank line (skipped)", name))
+                issues.append(blank_line_issue(line_no, name))
                 yield Record(name, line_no, None, issues)
                 continue
             try:
                 obj = loads(text)
             except JSONDecodeError as exc:
-                issues.append(Issue(line_no, "", "invalid_json",
-                                    f"invalid JSON at column {exc.colno}: {exc.msg}{_near(text, exc.pos)}", name))
+                issues.append(invalid_json_issue(line_no, text, exc, name))
                 yield Record(name, line_no, None, issues)
                 continue
             except RecursionError:
-                issues.append(Issue(line_no, "", "invalid_json", "invalid JSON: nested too deeply to read", name))
+                issues.append(too_deep_issue(line_no, name))
                 yield Record(name, line_no, None, issues)
                 continue
             yield Record(name, line_no, obj, issues)
@@ -137,6 +134,31 @@ def _near(text: str, pos: int) -> str:
     return f" (near {snippet!r})" if snippet else ""
 
 
+# Per-line issues of a JSONL file, shared by this reader and the fast scanner (core.data.scan) so the
+# two report the same words for the same line.
+def bom_issue(name: str) -> Issue:
+    return Issue(1, "", "byte_order_mark", "the file starts with a UTF-8 byte-order mark", name)
+
+
+def invalid_utf8_issue(line_no: int, raw: bytes, exc: UnicodeDecodeError, line_offset: int, name: str) -> Issue:
+    """`line_offset`: where the (BOM-stripped) line starts in the file."""
+    return Issue(line_no, "", "invalid_utf8",
+                 f"byte {exc.start + 1} of the line (offset {line_offset + exc.start} in the file) "
+                 f"is not valid UTF-8 ({raw[exc.start:exc.start + 1]!r})", name)
+
+
+def blank_line_issue(line_no: int, name: str) -> Issue:
+    return Issue(line_no, "", "blank_line", "blank line (skipped)", name)
+
+
+def invalid_json_issue(line_no: int, text: str, exc: json.JSONDecodeError, name: str) -> Issue:
+    return Issue(line_no, "", "invalid_json", f"invalid JSON at column {exc.colno}: {exc.msg}{_near(text, exc.pos)}", name)
+
+
+def too_deep_issue(line_no: int, name: str) -> Issue:
+    return Issue(line_no, "", "invalid_json", "invalid JSON: nested too deeply to read", name)
+
+
 def _iter_json(path: Path, base: int, total: int, progress: ProgressFn | None) -> Iterator[Record]:
     """A .json file: an array of records (parsed whole), or JSON lines saved with a .json name."""
     name = str(path)
@@ -144,7 +166,7 @@ def _iter_json(path: Path, base: int, total: int, progress: ProgressFn | None) -
     issues: list[Issue] = []
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-        issues.append(Issue(1, "", "byte_order_mark", "the file starts with a UTF-8 byte-order mark", name))
+        issues.append(bom_issue(name))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

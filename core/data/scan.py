@@ -24,6 +24,7 @@ from pathlib import Path
 from core.data.codes import ERROR, Issue, severity
 from core.data.formats import _TOP_KEYS, detect_format, normalize
 from core.data.quality import near_text
+from core.data.reader import blank_line_issue, bom_issue, invalid_json_issue, invalid_utf8_issue, too_deep_issue
 from core.data.secrets import find_sensitive, is_secret
 from core.data.validate import check_conversation
 
@@ -385,8 +386,7 @@ class Scan:
                     if line_no == 1 and raw.startswith(_BOM):
                         raw = raw[3:]
                         lstart += 3
-                        pre.append(Issue(1, "", "byte_order_mark", "the file starts with a UTF-8 byte-order mark",
-                                         name))
+                        pre.append(bom_issue(name))
                     if fast_loads is not None and not raw.startswith(_BOM) and (
                             len(raw) < 2 * _DEEP or raw.count(b"[") + raw.count(b"{") < _DEEP):
                         try:
@@ -402,24 +402,21 @@ class Scan:
                     try:
                         text = raw.decode("utf-8")
                     except UnicodeDecodeError as exc:
-                        pre.append(Issue(line_no, "", "invalid_utf8",
-                                         f"byte {exc.start + 1} of the line (offset {lstart + exc.start} in the file) "
-                                         f"is not valid UTF-8 ({raw[exc.start:exc.start + 1]!r})", name))
+                        pre.append(invalid_utf8_issue(line_no, raw, exc, lstart, name))
                         self.unreadable(order, pre)
                         continue
                     if not text.strip():
-                        pre.append(Issue(line_no, "", "blank_line", "blank line (skipped)", name))
+                        pre.append(blank_line_issue(line_no, name))
                         self.unreadable(order, pre)
                         continue
                     try:
                         obj = loads(text) if len(raw) < 2 * _DEEP else _loads_bounded(text, raw)
                     except _JSONDecodeError as exc:
-                        pre.append(Issue(line_no, "", "invalid_json",
-                                         f"invalid JSON at column {exc.colno}: {exc.msg}{_near(text, exc.pos)}", name))
+                        pre.append(invalid_json_issue(line_no, text, exc, name))
                         self.unreadable(order, pre)
                         continue
                     except RecursionError:
-                        pre.append(Issue(line_no, "", "invalid_json", "invalid JSON: nested too deeply to read", name))
+                        pre.append(too_deep_issue(line_no, name))
                         self.unreadable(order, pre)
                         continue
                     if obj is None:
@@ -448,11 +445,6 @@ def _loads_bounded(text: str, raw: bytes):
         return json.loads(text)
     finally:
         sys.setrecursionlimit(old)
-
-
-def _near(text: str, pos: int) -> str:
-    snippet = text[max(0, pos - 15):pos + 15].strip()
-    return f" (near {snippet!r})" if snippet else ""
 
 
 def _is_json(text: str) -> bool:
