@@ -8,7 +8,9 @@ import sys
 def add_run_arguments(p) -> None:
     p.add_argument("run", nargs="?", default=None, metavar="RUN",
                    help="run id, unique id prefix or run folder (default: the newest run)")
-    p.add_argument("--runs-dir", metavar="DIR", default=None, help="runs folder (default: the project's runs/)")
+    from tunewiz.cli._train_common import add_runs_dir
+
+    add_runs_dir(p)
 
 
 def resolve_run(args):
@@ -18,11 +20,11 @@ def resolve_run(args):
 
     from core.project import PROJECT_FILE, Project
     from core.runs import find_run
+    from tunewiz.cli._train_common import runs_dir_for
 
     has_file = (Path(args.project or ".") / PROJECT_FILE).exists()
-    project = Project(args.project) if has_file or args.runs_dir is None else None
-    run = find_run(args.runs_dir or project.runs_dir, args.run)
-    return (project if has_file else None), run
+    project = Project(args.project) if has_file else None
+    return project, find_run(runs_dir_for(args, project), args.run)
 
 
 class StderrProgress:

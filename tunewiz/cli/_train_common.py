@@ -12,12 +12,15 @@ def add_runs_dir(p) -> None:
                    help="runs folder (default: TUNEWIZ_RUNS_DIR, else the config's output_dir, else runs/ in the project)")
 
 
-def runs_dir_for(args) -> Path:
+def runs_dir_for(args, project=None) -> Path:
+    """--runs-dir, else the project's runs folder (`project` when already loaded)."""
     if getattr(args, "runs_dir", None):
         return Path(args.runs_dir).resolve()
-    from core.project import Project
+    if project is None:
+        from core.project import Project
 
-    return Project(args.project).runs_dir
+        project = Project(args.project)
+    return project.runs_dir
 
 
 def find(args):

@@ -17,6 +17,8 @@ PROVIDERS = ("openai", "together")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from tunewiz.cli._train_common import add_runs_dir
+
     p = sub.add_parser(
         "hosted",
         help="fine-tune through the OpenAI or Together API (checks, cost estimate, job, live events)",
@@ -59,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="any hyperparameter the provider accepts (e.g. learning_rate_multiplier=2, lora_r=16, n_evals=4)")
     q.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     q.add_argument("--detach", action="store_true", help="print the run id and return; the follower keeps going")
-    q.add_argument("--runs-dir", metavar="DIR", help="runs folder (default: the project's runs/)")
+    add_runs_dir(q)
     q.add_argument("--base-url", metavar="URL", help="API base URL (a proxy or a local fake server)")
     q.add_argument("--poll-interval", type=float, default=15.0, metavar="S", help="seconds between polls (default 15)")
     q.set_defaults(func=run_start)
@@ -69,12 +71,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                       "running at the provider); it continues from the last event it recorded.")
     q.add_argument("run", metavar="RUN", help="run id, unique prefix or folder")
     q.add_argument("--detach", action="store_true", help="return at once")
-    q.add_argument("--runs-dir", metavar="DIR")
+    add_runs_dir(q)
     q.set_defaults(func=run_follow)
 
     q = hs.add_parser("cancel", help="cancel a hosted job", description="Cancel the provider's job; the run ends as stopped.")
     q.add_argument("run", metavar="RUN", help="run id, unique prefix or folder")
-    q.add_argument("--runs-dir", metavar="DIR")
+    add_runs_dir(q)
     q.set_defaults(func=run_cancel)
 
     q = hs.add_parser("prices", help="show the built-in price table", description="Prices per 1M training tokens, "
@@ -88,14 +90,6 @@ def _estimate_args(q: argparse.ArgumentParser) -> None:
     q.add_argument("--n-evals", type=int, default=0, metavar="N", help="together: evaluations on --val (billed)")
     q.add_argument("--full", action="store_true", help="together: full fine-tuning instead of LoRA")
     q.add_argument("--price", type=float, metavar="USD", help="override the price per 1M training tokens")
-
-
-def _runs_dir(args):
-    from pathlib import Path
-
-    from core.project import Project
-
-    return Path(args.runs_dir).resolve() if getattr(args, "runs_dir", None) else Project(args.project).runs_dir
 
 
 def _print_report(report) -> None:
@@ -165,6 +159,7 @@ def _hyperparameters(args) -> dict:
 
 
 def run_start(args) -> int:
+    from tunewiz.cli._train_common import runs_dir_for
     from core.errors import TunewizError
     from core.hosted import estimate_cost, start_hosted_run, validate_hyperparameters
     from core.hosted.run import check_inputs, resolve_api_key
@@ -192,7 +187,7 @@ def run_start(args) -> int:
     key = resolve_api_key(args.provider)
     echo = None if (args.json or args.detach) else (lambda line: print(line, file=sys.stderr))
     run = start_hosted_run(args.provider, args.data, val_file=args.val, model=model, hyperparameters=hp,
-                           runs_dir=_runs_dir(args), base_url=args.base_url, detach=True, api_key=key,
+                           runs_dir=runs_dir_for(args), base_url=args.base_url, detach=True, api_key=key,
                            poll_interval=args.poll_interval, echo=echo)
     if args.detach or args.json:
         if args.json:
@@ -246,10 +241,11 @@ def _tail(run) -> int:
 
 
 def run_follow(args) -> int:
+    from tunewiz.cli._train_common import runs_dir_for
     from core.hosted.run import follow_run
     from core.runs import find_run
 
-    run = find_run(_runs_dir(args), args.run)
+    run = find_run(runs_dir_for(args), args.run)
     result = follow_run(run, detach=True)
     if result == "already-following":
         print(f"{run.run_id}: a follower is already running", file=sys.stderr)
@@ -259,10 +255,11 @@ def run_follow(args) -> int:
 
 
 def run_cancel(args) -> int:
+    from tunewiz.cli._train_common import runs_dir_for
     from core.hosted import cancel_run
     from core.runs import find_run
 
-    run = find_run(_runs_dir(args), args.run)
+    run = find_run(runs_dir_for(args), args.run)
     result = cancel_run(run)
     messages = {"sent": "cancel sent to the follower; the run ends as stopped when the provider confirms",
                 "cancelled": "job cancelled", "already-ended": "the run has already ended"}

@@ -14,22 +14,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "same run; quitting a watcher never touches the run.",
     )
     p.add_argument("run", nargs="?", metavar="RUN", help="run id, unique part of one, or run folder (default: the newest run)")
-    p.add_argument("--runs-dir", metavar="DIR", default=None,
-                   help="folder holding the runs (default: $TUNEWIZ_RUNS_DIR, else the project's runs/)")
+    from tunewiz.cli._train_common import add_runs_dir
+
+    add_runs_dir(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import sys
-    from pathlib import Path
 
     from core.errors import TunewizError
     from core.project import Project
     from core.runs import find_run
+    from tunewiz.cli._train_common import runs_dir_for
 
     project = Project(args.project)
-    runs_dir = Path(args.runs_dir).resolve() if args.runs_dir else project.runs_dir
-    run_dir = find_run(runs_dir, args.run)
+    run_dir = find_run(runs_dir_for(args, project), args.run)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise TunewizError(
             f"`tunewiz watch` needs a terminal (found run {run_dir.run_id})",
