@@ -18,6 +18,16 @@ from tui.widgets.run_monitor import CommandSent, Detached, RunMonitor
 SIZES = [(120, 40), (80, 24)]
 
 
+def oom_modal_laid_out(app) -> bool:
+    """The OOM modal is up, its options mounted and laid out (a pushed screen has empty regions until then)."""
+    from tui.screens.oom import OomScreen
+
+    if not isinstance(app.screen, OomScreen):
+        return False
+    options = app.screen.query("#oom-options")
+    return bool(options) and options.first().region.height > 0
+
+
 @pytest.fixture(autouse=True)
 def fast_polling(monkeypatch):
     monkeypatch.setattr(RunMonitor, "poll_interval", 0.05)
@@ -64,7 +74,7 @@ async def test_oom_modal_lists_ranked_options_and_sends_the_choice(project_dir, 
     run = make_runs.oom_waiting_run(runs_dir(project_dir), pid=os.getpid())
     app = make_watch_app(project_dir, run)
     async with app.run_test(size=size) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, OomScreen) and bool(app.screen.query("#oom-options")), what="the OOM modal")
+        await wait_until(pilot, lambda: oom_modal_laid_out(app), what="the OOM modal")
         modal = app.screen
         options = modal.query_one("#oom-options")
         assert options.option_count == 6
@@ -96,7 +106,7 @@ async def test_oom_modal_number_keys_escape_and_reopen(project_dir):
     run = make_runs.oom_waiting_run(runs_dir(project_dir), pid=os.getpid())
     app = make_watch_app(project_dir, run)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, OomScreen) and bool(app.screen.query("#oom-options")), what="the OOM modal")
+        await wait_until(pilot, lambda: oom_modal_laid_out(app), what="the OOM modal")
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, OomScreen) and control_commands(run) == []
@@ -117,7 +127,7 @@ async def test_oom_modal_closes_when_answered_elsewhere(project_dir):
     run = make_runs.oom_waiting_run(runs_dir(project_dir), pid=os.getpid())
     app = make_watch_app(project_dir, run)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, OomScreen) and bool(app.screen.query("#oom-options")), what="the OOM modal")
+        await wait_until(pilot, lambda: oom_modal_laid_out(app), what="the OOM modal")
         append_events(run, {"type": "recovered", "option": "halve_batch", "changes": {"batch_size": 2}, "step": 30})
         await wait_until(pilot, lambda: not isinstance(app.screen, OomScreen), what="the modal to close")
         assert control_commands(run) == []
